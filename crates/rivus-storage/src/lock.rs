@@ -1,0 +1,92 @@
+//! The data-directory lock: one server per data directory.
+//!
+//! The lock is an OS advisory lock (`flock`) on `<data-dir>/LOCK`, so it is released by the
+//! kernel when the process dies, even by `kill -9`: a crashed server never leaves a stale lock
+//! behind. The file's content (the holder's pid) is only for the error message.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::{Result, StorageError};
+
+/// File name of the lock inside the data directory.
+pub const LOCK_FILE_NAME: &str = "LOCK";
+
+/// Holds the exclusive lock on a data directory for as long as it lives.
+#[derive(Debug)]
+pub struct DataDirLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl DataDirLock {
+    /// Creates `dir` if needed and takes its lock.
+    ///
+    /// Fails with [`StorageError::Locked`] at once (never waits) when another process holds it.
+    pub fn acquire(dir: &Path) -> Result<DataDirLock> {
+        fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let path = dir.join(LOCK_FILE_NAME);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StorageError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(StorageError::Locked {
+                    path: dir.to_path_buf(),
+                    holder: (!holder.is_empty()).then(|| holder.to_string()),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(StorageError::io(&path, e)),
+        }
+        let pid = format!("pid {}\n", std::process::id());
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(pid.as_bytes()))
+            .map_err(|e| StorageError::io(&path, e))?;
+        Ok(DataDirLock { path, _file: file })
+    }
+
+    /// Path of the lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_on_same_dir_is_refused_until_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDirLock::acquire(dir.path()).unwrap();
+        let err = DataDirLock::acquire(dir.path()).unwrap_err();
+        match &err {
+            StorageError::Locked { path, holder } => {
+                assert_eq!(path, dir.path());
+                assert_eq!(holder.as_deref(), Some(format!("pid {}", std::process::id()).as_str()));
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert!(err.to_string().contains("already in use"));
+        drop(first);
+        DataDirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn creates_missing_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b/c");
+        let lock = DataDirLock::acquire(&nested).unwrap();
+        assert!(lock.path().exists());
+    }
+}
