@@ -1,1 +1,142 @@
-//! placeholder
+//! rivus-engine: the embedded rivus API. Everything the Milvus server does, callable from
+//! Rust without gRPC.
+//!
+//! ```
+//! use rivus_engine::{CreateCollection, Engine, EngineConfig};
+//! use rivus_schema::{CollectionSchema, DataType, FieldSchema};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let engine = Engine::open(EngineConfig::new(dir.path())).unwrap();
+//! for name in ["test_collection_1", "test_collection_2"] {
+//!     let mut id = FieldSchema::new("id", DataType::Int64);
+//!     id.is_primary_key = true;
+//!     let schema = CollectionSchema {
+//!         name: name.to_string(),
+//!         description: String::new(),
+//!         fields: vec![id, FieldSchema::new("vector", DataType::FloatVector).with_param("dim", 5)],
+//!         functions: vec![],
+//!         enable_dynamic_field: true,
+//!     };
+//!     engine.create_collection("default", CreateCollection::new(schema)).unwrap();
+//! }
+//! engine.create_alias("default", "test", "test_collection_1").unwrap();
+//! engine.alter_alias("default", "test", "test_collection_2").unwrap();
+//! assert_eq!(engine.describe_alias("default", "test").unwrap(), "test_collection_2");
+//! ```
+//!
+//! Threading: [`Engine`] is `Clone + Send + Sync`; every method is synchronous and may block on
+//! disk I/O (catalog changes are fsynced before they return), so async callers run them on a
+//! blocking pool. Catalog changes are serialized; reads never wait for them.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod alias;
+pub mod catalog;
+mod collection;
+mod database;
+mod error;
+mod index;
+mod partition;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rivus_schema::SchemaLimits;
+use rivus_storage::DataDirLock;
+
+pub use catalog::{
+    CollectionMeta, ConsistencyLevel, IndexMeta, LoadState, PartitionMeta, DEFAULT_DATABASE,
+    DEFAULT_PARTITION,
+};
+pub use collection::{CollectionDescription, CreateCollection};
+pub use database::DatabaseInfo;
+pub use error::{EngineError, Result};
+pub use index::CreateIndex;
+
+/// How to open an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The data directory (created if missing; one engine per directory).
+    pub data_dir: PathBuf,
+    /// Schema limits (Milvus defaults).
+    pub schema_limits: SchemaLimits,
+    /// Milvus `rootCoord.maxDatabaseNum`.
+    pub max_databases: usize,
+    /// Milvus `quotaAndLimits.limits.maxCollectionNum`.
+    pub max_collections: usize,
+}
+
+impl EngineConfig {
+    /// Milvus's defaults on the given data directory.
+    pub fn new(data_dir: impl AsRef<Path>) -> Self {
+        EngineConfig {
+            data_dir: data_dir.as_ref().to_path_buf(),
+            schema_limits: SchemaLimits::default(),
+            max_databases: 64,
+            max_collections: 65536,
+        }
+    }
+}
+
+/// A handle on an open rivus data directory. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: EngineConfig,
+    catalog: catalog::Catalog,
+    /// Last timestamp handed out by [`Engine::allocate_timestamp`].
+    last_ts: AtomicU64,
+    // Declared last: dropped after everything that writes into the directory.
+    _lock: DataDirLock,
+}
+
+impl Engine {
+    /// Opens (or creates) the data directory: takes its lock, then loads the catalog.
+    ///
+    /// Fails if another process holds the directory, or if the catalog is unreadable or
+    /// corrupt (the error names the file; nothing is reset).
+    pub fn open(config: EngineConfig) -> Result<Engine> {
+        let lock = DataDirLock::acquire(&config.data_dir)?;
+        let catalog = catalog::Catalog::open(&config.data_dir)?;
+        let last_ts = AtomicU64::new(catalog.snapshot().last_ts);
+        Ok(Engine { inner: Arc::new(Inner { config, catalog, last_ts, _lock: lock }) })
+    }
+
+    /// A fresh hybrid timestamp (Milvus `AllocTimestamp`): strictly increasing within this
+    /// process and never behind the wall clock.
+    pub fn allocate_timestamp(&self) -> u64 {
+        let mut last = self.inner.last_ts.load(Ordering::Relaxed);
+        loop {
+            let next = catalog::next_ts(last);
+            match self.inner.last_ts.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    /// Reasons the engine is unhealthy; empty when healthy.
+    pub fn health(&self) -> Vec<String> {
+        if self.catalog().is_poisoned() {
+            vec!["the catalog could not be written; changes are refused until restart".into()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The configuration the engine was opened with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    fn catalog(&self) -> &catalog::Catalog {
+        &self.inner.catalog
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,28 @@
-//! placeholder
+//! rivus-schema: the data model every other rivus crate speaks. No I/O.
+//!
+//! - [`DataType`], [`FieldSchema`], [`CollectionSchema`], [`FunctionSchema`]: collections as
+//!   Milvus defines them, with Milvus's enum numbers.
+//! - [`ScalarValue`]: field default values; [`Properties`]: ordered key/value settings.
+//! - [`validate_name`] and [`validate_new_collection`]: Milvus's rules and messages for names
+//!   and schemas.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod collection;
+mod data_type;
+mod error;
+pub mod field;
+mod function;
+mod names;
+mod properties;
+mod validate;
+mod value;
+
+pub use collection::CollectionSchema;
+pub use data_type::DataType;
+pub use error::{Result, SchemaError};
+pub use field::FieldSchema;
+pub use function::{FunctionSchema, FunctionType};
+pub use names::{validate_name, NameKind, MAX_NAME_LENGTH};
+pub use properties::Properties;
+pub use validate::{validate_new_collection, CollectionShape, SchemaLimits};
+pub use value::ScalarValue;
