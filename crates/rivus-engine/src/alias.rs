@@ -69,7 +69,10 @@ impl Engine {
             };
             let target_id = target.id;
             let Some(slot) = db_meta.aliases.get_mut(&alias) else {
-                return Err(EngineError::AliasNotFound { database: db.to_string(), alias });
+                return Err(EngineError::AliasNotFound {
+                    database: db.to_string(),
+                    alias,
+                });
             };
             *slot = target_id;
             Ok(())
@@ -96,7 +99,10 @@ impl Engine {
             .get(&alias)
             .and_then(|id| db_meta.collection_by_id(*id))
             .map(|c| c.name().to_string())
-            .ok_or(EngineError::AliasNotFound { database: db.to_string(), alias })
+            .ok_or(EngineError::AliasNotFound {
+                database: db.to_string(),
+                alias,
+            })
     }
 
     /// The aliases of `collection` (a collection name, not an alias), or of every collection

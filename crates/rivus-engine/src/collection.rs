@@ -5,8 +5,7 @@
 //! `alter_alias` can never make a request see two different collections.
 
 use rivus_schema::{
-    validate_name, validate_new_collection, CollectionSchema, CollectionShape, NameKind,
-    Properties,
+    validate_name, validate_new_collection, CollectionSchema, CollectionShape, NameKind, Properties,
 };
 
 use crate::catalog::{
@@ -57,7 +56,8 @@ pub struct CollectionDescription {
 /// as the Milvus proxy does), then looked up (100).
 pub(crate) fn resolve<'a>(db: &'a DatabaseMeta, name: &str) -> Result<&'a CollectionMeta> {
     let name = validate_name(NameKind::Collection, name)?;
-    db.resolve(&name).ok_or_else(|| EngineError::collection_not_found_in(&db.name, name))
+    db.resolve(&name)
+        .ok_or_else(|| EngineError::collection_not_found_in(&db.name, name))
 }
 
 /// Mutable access to the collection behind `name` (a collection or an alias).
@@ -90,7 +90,10 @@ impl Engine {
         let shape = validate_new_collection(
             &name,
             &mut schema,
-            CollectionShape { shards_num, num_partitions },
+            CollectionShape {
+                shards_num,
+                num_partitions,
+            },
             &limits,
         )?;
         let max_collections = self.config().max_collections;
@@ -122,13 +125,19 @@ impl Engine {
             let id = state.next_id();
             let created_ts = state.next_ts();
             let partition_names: Vec<String> = if schema.partition_key_field().is_some() {
-                (0..shape.num_partitions).map(|i| format!("{DEFAULT_PARTITION}_{i}")).collect()
+                (0..shape.num_partitions)
+                    .map(|i| format!("{DEFAULT_PARTITION}_{i}"))
+                    .collect()
             } else {
                 vec![DEFAULT_PARTITION.to_string()]
             };
             let partitions = partition_names
                 .into_iter()
-                .map(|name| PartitionMeta { id: state.next_id(), name, created_ts })
+                .map(|name| PartitionMeta {
+                    id: state.next_id(),
+                    name,
+                    created_ts,
+                })
                 .collect();
             let new = CollectionMeta {
                 id,
@@ -156,7 +165,9 @@ impl Engine {
                 return Ok(());
             };
             if db_meta.aliases.contains_key(name) {
-                return Err(EngineError::DropCollectionViaAlias { alias: name.to_string() });
+                return Err(EngineError::DropCollectionViaAlias {
+                    alias: name.to_string(),
+                });
             }
             let Some(collection) = db_meta.collections.get(name) else {
                 return Ok(());
@@ -183,8 +194,11 @@ impl Engine {
     /// The collections of `db` in creation order (never aliases).
     pub fn list_collections(&self, db: &str) -> Result<Vec<CollectionMeta>> {
         let state = self.catalog().snapshot();
-        let mut list: Vec<CollectionMeta> =
-            database(&state, db)?.collections.values().cloned().collect();
+        let mut list: Vec<CollectionMeta> = database(&state, db)?
+            .collections
+            .values()
+            .cloned()
+            .collect();
         list.sort_by_key(|c| c.id);
         Ok(list)
     }
@@ -193,11 +207,15 @@ impl Engine {
     pub fn describe_collection(&self, db: &str, name: &str) -> Result<CollectionDescription> {
         let state = self.catalog().snapshot();
         let db_meta = database(&state, db)?;
-        let collection = resolve(db_meta, name).map_err(|e| match e {
-            EngineError::CollectionNotFound { collection, .. } => {
-                EngineError::CannotFindCollection { database: db.to_string(), collection }
+        let collection = resolve(db_meta, name).map_err(|e| {
+            if let EngineError::CollectionNotFound { collection, .. } = e {
+                EngineError::CannotFindCollection {
+                    database: db.to_string(),
+                    collection,
+                }
+            } else {
+                e
             }
-            other => other,
         })?;
         Ok(CollectionDescription {
             aliases: db_meta.aliases_of(collection.id),
@@ -212,14 +230,22 @@ impl Engine {
     /// on a move across databases). Aliases follow a rename within a database.
     pub fn rename_collection(&self, db: &str, old: &str, new_db: &str, new: &str) -> Result<()> {
         let new = validate_name(NameKind::Collection, new)?;
-        let new_db = if new_db.trim().is_empty() { db } else { new_db.trim() };
+        let new_db = if new_db.trim().is_empty() {
+            db
+        } else {
+            new_db.trim()
+        };
         self.catalog().mutate(|state| {
             let target = state.databases.get(new_db).ok_or_else(|| {
-                EngineError::RenameTargetDatabaseNotFound { database: new_db.to_string() }
+                EngineError::RenameTargetDatabaseNotFound {
+                    database: new_db.to_string(),
+                }
             })?;
             let source = database(state, db)?;
             if source.aliases.contains_key(old) {
-                return Err(EngineError::RenameViaAlias { alias: old.to_string() });
+                return Err(EngineError::RenameViaAlias {
+                    alias: old.to_string(),
+                });
             }
             if target.aliases.contains_key(&new) {
                 return Err(EngineError::RenameToAlias { name: new.clone() });
@@ -242,7 +268,9 @@ impl Engine {
                 .remove(old)
                 .ok_or_else(|| EngineError::Internal(format!("collection {old} vanished")))?;
             moved.schema.name = new.clone();
-            database_mut(state, new_db)?.collections.insert(new.clone(), moved);
+            database_mut(state, new_db)?
+                .collections
+                .insert(new.clone(), moved);
             Ok(())
         })
     }
@@ -291,7 +319,9 @@ impl Engine {
                     });
                 }
                 if key == DYNAMIC_FIELD_KEY {
-                    return Err(EngineError::refused(format!("cannot delete key {DYNAMIC_FIELD_KEY}")));
+                    return Err(EngineError::refused(format!(
+                        "cannot delete key {DYNAMIC_FIELD_KEY}"
+                    )));
                 }
             }
             for key in keys {
@@ -348,7 +378,9 @@ impl Engine {
         };
         for p in partitions {
             if collection.partition(p).is_none() {
-                return Err(EngineError::PartitionNotFound { partition: p.clone() });
+                return Err(EngineError::PartitionNotFound {
+                    partition: p.clone(),
+                });
             }
         }
         Ok(collection.load_state)
@@ -379,7 +411,9 @@ fn check_property(collection: &str, key: &str, value: &str, loaded: bool) -> Res
         });
     }
     if key == DYNAMIC_FIELD_KEY && !value.eq_ignore_ascii_case("true") {
-        return Err(EngineError::invalid("dynamic schema cannot supported to be disabled"));
+        return Err(EngineError::invalid(
+            "dynamic schema cannot supported to be disabled",
+        ));
     }
     if key == TTL_KEY {
         let ttl: i64 = value

@@ -31,7 +31,9 @@ pub(crate) fn database<'a>(state: &'a CatalogState, name: &str) -> Result<&'a Da
     state
         .databases
         .get(name)
-        .ok_or_else(|| EngineError::DatabaseNotFound { database: name.to_string() })
+        .ok_or_else(|| EngineError::DatabaseNotFound {
+            database: name.to_string(),
+        })
 }
 
 /// Mutable access to the database called `name`, or Milvus's 800 error.
@@ -42,7 +44,9 @@ pub(crate) fn database_mut<'a>(
     state
         .databases
         .get_mut(name)
-        .ok_or_else(|| EngineError::DatabaseNotFound { database: name.to_string() })
+        .ok_or_else(|| EngineError::DatabaseNotFound {
+            database: name.to_string(),
+        })
 }
 
 impl Engine {
@@ -56,7 +60,9 @@ impl Engine {
                 return Err(EngineError::DatabaseLimitExceeded { limit });
             }
             if state.databases.contains_key(&name) {
-                return Err(EngineError::DatabaseAlreadyExists { database: name.clone() });
+                return Err(EngineError::DatabaseAlreadyExists {
+                    database: name.clone(),
+                });
             }
             let id = state.next_id();
             let created_ts = state.next_ts();

@@ -24,7 +24,11 @@ pub enum EngineError {
         "{}invalid parameter[expected={expected}][actual={actual}]",
         detail.as_deref().map(|d| format!("{d}: ")).unwrap_or_default()
     )]
-    InvalidParameterExpected { detail: Option<String>, expected: String, actual: String },
+    InvalidParameterExpected {
+        detail: Option<String>,
+        expected: String,
+        actual: String,
+    },
     /// User: the database does not exist (800).
     #[error("database not found[database={database}]")]
     DatabaseNotFound { database: String },
@@ -45,11 +49,17 @@ pub enum EngineError {
         "collection not found{db}[collection={collection}]",
         db = database.as_deref().map(|d| format!("[database={d}]")).unwrap_or_default()
     )]
-    CollectionNotFound { database: Option<String>, collection: String },
+    CollectionNotFound {
+        database: Option<String>,
+        collection: String,
+    },
     /// User: describe_collection of a missing collection (code 100; the Milvus proxy rewrites
     /// the reason this way in `describeCollectionTask.Execute`).
     #[error("can't find collection[database={database}][collection={collection}]")]
-    CannotFindCollection { database: String, collection: String },
+    CannotFindCollection {
+        database: String,
+        collection: String,
+    },
     /// User: a collection of this name exists with a different schema (rootcoord
     /// `create_collection_task.go`, plain error).
     #[error("create duplicate collection with different parameters, collection: {collection}")]
@@ -58,7 +68,9 @@ pub enum EngineError {
     #[error("exceeded the limit number of collections[dbName={database}][limit={limit}]")]
     CollectionLimitExceeded { database: String, limit: usize },
     /// User: a new collection takes the name of an alias (plain error).
-    #[error("collection name [{name}] conflicts with an existing alias, please choose a unique name")]
+    #[error(
+        "collection name [{name}] conflicts with an existing alias, please choose a unique name"
+    )]
     CollectionNameIsAlias { name: String },
     /// User: the alias does not exist (1600).
     #[error("alias not found[database={database}][alias={alias}]")]
@@ -68,7 +80,11 @@ pub enum EngineError {
     AliasCollectionNameConflict { database: String, alias: String },
     /// User: create_alias of an alias that points at another collection (1602).
     #[error("{alias} is alias to another collection: {collection}: alias already exist[database={database}][alias={alias}]")]
-    AliasAlreadyExists { database: String, alias: String, collection: String },
+    AliasAlreadyExists {
+        database: String,
+        alias: String,
+        collection: String,
+    },
     /// User: drop_collection given an alias (plain error, `drop_collection_task.go`).
     #[error("cannot drop the collection via alias = {alias}")]
     DropCollectionViaAlias { alias: String },
@@ -77,7 +93,10 @@ pub enum EngineError {
         "unable to drop the collection [{collection}] because it has associated aliases [{}], please remove all aliases before dropping the collection",
         aliases.join(" ")
     )]
-    CollectionHasAliases { collection: String, aliases: Vec<String> },
+    CollectionHasAliases {
+        collection: String,
+        aliases: Vec<String>,
+    },
     /// User: rename_collection given an alias as the old name.
     #[error("unsupported use an alias to rename collection, alias:{alias}: invalid parameter")]
     RenameViaAlias { alias: String },
@@ -85,7 +104,9 @@ pub enum EngineError {
     #[error("cannot rename collection to an existing alias: {name}")]
     RenameToAlias { name: String },
     /// User: rename_collection onto an existing collection (plain error).
-    #[error("duplicated new collection name {database}:{new_name} with other collection name or alias")]
+    #[error(
+        "duplicated new collection name {database}:{new_name} with other collection name or alias"
+    )]
     RenameToExistingCollection { database: String, new_name: String },
     /// User: rename_collection into a database that does not exist (plain error).
     #[error("target database:{database} not found")]
@@ -128,12 +149,17 @@ pub enum EngineError {
 impl EngineError {
     /// A 1100 error with the given detail.
     pub fn invalid(detail: impl Into<String>) -> Self {
-        EngineError::InvalidParameter { detail: detail.into() }
+        EngineError::InvalidParameter {
+            detail: detail.into(),
+        }
     }
 
     /// Collection not found, printed without the database (Milvus proxy form).
     pub fn collection_not_found(collection: impl Into<String>) -> Self {
-        EngineError::CollectionNotFound { database: None, collection: collection.into() }
+        EngineError::CollectionNotFound {
+            database: None,
+            collection: collection.into(),
+        }
     }
 
     /// Collection not found, printed with the database (Milvus rootcoord form).
@@ -146,7 +172,9 @@ impl EngineError {
 
     /// A plain Milvus error (65535) with Milvus's text.
     pub fn refused(message: impl Into<String>) -> Self {
-        EngineError::Refused { message: message.into() }
+        EngineError::Refused {
+            message: message.into(),
+        }
     }
 
     /// A feature rivus refuses for now.

@@ -34,9 +34,21 @@ const SPARSE_INDEXES: &[&str] = &["SPARSE_INVERTED_INDEX"];
 const SCALAR_INDEXES: &[&str] = &["INVERTED", "STL_SORT", "BITMAP", "Trie"];
 /// Index types Milvus has that rivus does not build: refused by name.
 const MILVUS_ONLY_INDEXES: &[&str] = &[
-    "DISKANN", "SCANN", "IVF_RABITQ", "HNSW_PQ", "HNSW_PRQ", "IVF_SQ_CC", "SPARSE_WAND",
-    "GPU_IVF_FLAT", "GPU_IVF_PQ", "GPU_CAGRA", "GPU_BRUTE_FORCE", "MINHASH_LSH", "NGRAM",
-    "RTREE", "MINHASH",
+    "DISKANN",
+    "SCANN",
+    "IVF_RABITQ",
+    "HNSW_PQ",
+    "HNSW_PRQ",
+    "IVF_SQ_CC",
+    "SPARSE_WAND",
+    "GPU_IVF_FLAT",
+    "GPU_IVF_PQ",
+    "GPU_CAGRA",
+    "GPU_BRUTE_FORCE",
+    "MINHASH_LSH",
+    "NGRAM",
+    "RTREE",
+    "MINHASH",
 ];
 
 fn metrics_for(data_type: DataType) -> &'static [&'static str] {
@@ -61,11 +73,16 @@ fn metrics_for(data_type: DataType) -> &'static [&'static str] {
 }
 
 fn default_metric(field: &FieldSchema) -> &'static str {
-    match field.data_type {
-        DataType::BinaryVector => "HAMMING",
-        DataType::SparseFloatVector if field.is_function_output => "BM25",
-        DataType::SparseFloatVector => "IP",
-        _ => "COSINE",
+    if field.data_type == DataType::BinaryVector {
+        "HAMMING"
+    } else if field.data_type == DataType::SparseFloatVector {
+        if field.is_function_output {
+            "BM25"
+        } else {
+            "IP"
+        }
+    } else {
+        "COSINE"
     }
 }
 
@@ -96,7 +113,10 @@ fn check_index_name(name: &str) -> Result<()> {
             "{invalid}The first character of a index name must be an underscore or letter."
         )));
     }
-    if bytes.iter().any(|&c| c != b'_' && !c.is_ascii_alphanumeric()) {
+    if bytes
+        .iter()
+        .any(|&c| c != b'_' && !c.is_ascii_alphanumeric())
+    {
         return Err(EngineError::refused(format!(
             "{invalid}Index name cannot only contain numbers, letters, and underscores."
         )));
@@ -110,10 +130,17 @@ fn checked_params(field: &FieldSchema, params: &Properties) -> Result<Properties
     let type_name = field.data_type.milvus_name();
     if index_type == AUTOINDEX || index_type.is_empty() {
         if field.data_type.is_vector() {
-            if params.iter().any(|(k, _)| k != INDEX_TYPE && k != METRIC_TYPE) {
-                return Err(EngineError::refused("only metric type can be passed when use AutoIndex"));
+            if params
+                .iter()
+                .any(|(k, _)| k != INDEX_TYPE && k != METRIC_TYPE)
+            {
+                return Err(EngineError::refused(
+                    "only metric type can be passed when use AutoIndex",
+                ));
             }
-            let metric = params.get(METRIC_TYPE).unwrap_or_else(|| default_metric(field));
+            let metric = params
+                .get(METRIC_TYPE)
+                .unwrap_or_else(|| default_metric(field));
             if !metrics_for(field.data_type).contains(&metric) {
                 return Err(invalid_index_params(format!(
                     "{} index does not support metric type: {metric}",
@@ -145,11 +172,14 @@ fn checked_params(field: &FieldSchema, params: &Properties) -> Result<Properties
             SCALAR_INDEXES.join(", ")
         )));
     }
-    let allowed: &[&str] = match field.data_type {
-        DataType::BinaryVector => BINARY_INDEXES,
-        DataType::SparseFloatVector => SPARSE_INDEXES,
-        t if t.is_vector() => FLOAT_INDEXES,
-        _ => SCALAR_INDEXES,
+    let allowed: &[&str] = if field.data_type == DataType::BinaryVector {
+        BINARY_INDEXES
+    } else if field.data_type == DataType::SparseFloatVector {
+        SPARSE_INDEXES
+    } else if field.data_type.is_vector() {
+        FLOAT_INDEXES
+    } else {
+        SCALAR_INDEXES
     };
     let known = FLOAT_INDEXES
         .iter()
@@ -171,7 +201,9 @@ fn checked_params(field: &FieldSchema, params: &Properties) -> Result<Properties
     }
     if field.data_type.is_vector() {
         let Some(metric) = params.get(METRIC_TYPE) else {
-            return Err(invalid_index_params("metric type not set for vector index".into()));
+            return Err(invalid_index_params(
+                "metric type not set for vector index".into(),
+            ));
         };
         if !metrics_for(field.data_type).contains(&metric) {
             if field.data_type == DataType::SparseFloatVector {
@@ -189,50 +221,65 @@ fn checked_params(field: &FieldSchema, params: &Properties) -> Result<Properties
 }
 
 fn vector_kind(data_type: DataType) -> &'static str {
-    match data_type {
-        DataType::BinaryVector => "binary vector",
-        DataType::SparseFloatVector => "sparse vector",
-        _ => "float vector",
+    if data_type == DataType::BinaryVector {
+        "binary vector"
+    } else if data_type == DataType::SparseFloatVector {
+        "sparse vector"
+    } else {
+        "float vector"
     }
 }
 
 impl Engine {
     /// Declares an index (alias accepted). Re-declaring the same index succeeds.
     pub fn create_index(&self, db: &str, collection: &str, request: CreateIndex) -> Result<()> {
-        let CreateIndex { field_name, index_name, params } = request;
+        let CreateIndex {
+            field_name,
+            index_name,
+            params,
+        } = request;
         let index_name = index_name.trim().to_string();
-        self.catalog().mutate(|state| {
-            let id = state.next_id();
-            let created_ts = state.next_ts();
-            let meta = resolve_mut(state, db, collection)?;
-            check_index_name(&index_name)?;
-            let field = meta.schema.field(&field_name).ok_or_else(|| {
-                EngineError::refused(format!("cannot create index on non-exist field: {field_name}"))
-            })?;
-            let stored = checked_params(field, &params)?;
-            let on_field = meta.indexes.iter().find(|i| i.field_name == field_name);
-            let index_name = match (index_name.is_empty(), on_field) {
-                (true, Some(existing)) => existing.index_name.clone(),
-                (true, None) => field_name.clone(),
-                (false, _) => index_name,
-            };
-            if let Some(existing) = meta.indexes.iter().find(|i| i.index_name == index_name) {
-                if existing.field_name == field_name && existing.params == stored {
-                    return Ok(false);
+        self.catalog()
+            .mutate(|state| {
+                let id = state.next_id();
+                let created_ts = state.next_ts();
+                let meta = resolve_mut(state, db, collection)?;
+                check_index_name(&index_name)?;
+                let field = meta.schema.field(&field_name).ok_or_else(|| {
+                    EngineError::refused(format!(
+                        "cannot create index on non-exist field: {field_name}"
+                    ))
+                })?;
+                let stored = checked_params(field, &params)?;
+                let on_field = meta.indexes.iter().find(|i| i.field_name == field_name);
+                let index_name = match (index_name.is_empty(), on_field) {
+                    (true, Some(existing)) => existing.index_name.clone(),
+                    (true, None) => field_name.clone(),
+                    (false, _) => index_name,
+                };
+                if let Some(existing) = meta.indexes.iter().find(|i| i.index_name == index_name) {
+                    if existing.field_name == field_name && existing.params == stored {
+                        return Ok(false);
+                    }
+                    return Err(EngineError::refused(
+                        "CreateIndex failed: at most one distinct index is allowed per field",
+                    ));
                 }
-                return Err(EngineError::refused(
-                    "CreateIndex failed: at most one distinct index is allowed per field",
-                ));
-            }
-            if on_field.is_some() {
-                return Err(EngineError::refused(
+                if on_field.is_some() {
+                    return Err(EngineError::refused(
                     "CreateIndex failed: creating multiple indexes on same field is not supported",
                 ));
-            }
-            meta.indexes.push(IndexMeta { id, index_name, field_name, params: stored, created_ts });
-            Ok(true)
-        })
-        .map(|_| ())
+                }
+                meta.indexes.push(IndexMeta {
+                    id,
+                    index_name,
+                    field_name,
+                    params: stored,
+                    created_ts,
+                });
+                Ok(true)
+            })
+            .map(|_| ())
     }
 
     /// The indexes of a collection (alias accepted), optionally only the one named
@@ -255,16 +302,28 @@ impl Engine {
             .collect();
         if found.is_empty() {
             return Err(if index_name.is_empty() {
-                EngineError::IndexNotFound { key: "collection", value: meta.name().to_string() }
+                EngineError::IndexNotFound {
+                    key: "collection",
+                    value: meta.name().to_string(),
+                }
             } else {
-                EngineError::IndexNotFound { key: "indexName", value: index_name.to_string() }
+                EngineError::IndexNotFound {
+                    key: "indexName",
+                    value: index_name.to_string(),
+                }
             });
         }
         Ok(found)
     }
 
     /// Drops an index (alias accepted). A missing index succeeds; a loaded collection refuses.
-    pub fn drop_index(&self, db: &str, collection: &str, index_name: &str, field_name: &str) -> Result<()> {
+    pub fn drop_index(
+        &self,
+        db: &str,
+        collection: &str,
+        index_name: &str,
+        field_name: &str,
+    ) -> Result<()> {
         self.catalog().mutate(|state| {
             let meta = resolve_mut(state, db, collection)?;
             if meta.load_state == LoadState::Loaded {

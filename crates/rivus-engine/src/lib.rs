@@ -103,7 +103,14 @@ impl Engine {
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let catalog = catalog::Catalog::open(&config.data_dir)?;
         let last_ts = AtomicU64::new(catalog.snapshot().last_ts);
-        Ok(Engine { inner: Arc::new(Inner { config, catalog, last_ts, _lock: lock }) })
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                config,
+                catalog,
+                last_ts,
+                _lock: lock,
+            }),
+        })
     }
 
     /// A fresh hybrid timestamp (Milvus `AllocTimestamp`): strictly increasing within this
@@ -112,7 +119,12 @@ impl Engine {
         let mut last = self.inner.last_ts.load(Ordering::Relaxed);
         loop {
             let next = catalog::next_ts(last);
-            match self.inner.last_ts.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.inner.last_ts.compare_exchange_weak(
+                last,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return next,
                 Err(seen) => last = seen,
             }

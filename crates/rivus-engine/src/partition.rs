@@ -17,7 +17,9 @@ impl Engine {
             let created_ts = state.next_ts();
             let meta = resolve_mut(state, db, collection)?;
             if meta.schema.partition_key_field().is_some() {
-                return Err(EngineError::refused("disable create partition if partition key mode is used"));
+                return Err(EngineError::refused(
+                    "disable create partition if partition key mode is used",
+                ));
             }
             if meta.partition(&partition).is_some() {
                 return Ok(());
@@ -29,7 +31,11 @@ impl Engine {
                     meta.name()
                 )));
             }
-            meta.partitions.push(PartitionMeta { id, name: partition, created_ts });
+            meta.partitions.push(PartitionMeta {
+                id,
+                name: partition,
+                created_ts,
+            });
             Ok(())
         })
     }
@@ -41,7 +47,9 @@ impl Engine {
         self.catalog().mutate(|state| {
             let meta = resolve_mut(state, db, collection)?;
             if meta.schema.partition_key_field().is_some() {
-                return Err(EngineError::refused("disable drop partition if partition key mode is used"));
+                return Err(EngineError::refused(
+                    "disable drop partition if partition key mode is used",
+                ));
             }
             if partition == DEFAULT_PARTITION {
                 return Err(EngineError::refused("default partition cannot be deleted"));
@@ -63,12 +71,16 @@ impl Engine {
     pub fn has_partition(&self, db: &str, collection: &str, partition: &str) -> Result<bool> {
         let partition = validate_name(NameKind::Partition, partition)?;
         let state = self.catalog().snapshot();
-        Ok(resolve(database(&state, db)?, collection)?.partition(&partition).is_some())
+        Ok(resolve(database(&state, db)?, collection)?
+            .partition(&partition)
+            .is_some())
     }
 
     /// The partitions of a collection in creation order (alias accepted).
     pub fn list_partitions(&self, db: &str, collection: &str) -> Result<Vec<PartitionMeta>> {
         let state = self.catalog().snapshot();
-        Ok(resolve(database(&state, db)?, collection)?.partitions.clone())
+        Ok(resolve(database(&state, db)?, collection)?
+            .partitions
+            .clone())
     }
 }

@@ -18,7 +18,11 @@ pub enum SchemaError {
     /// merr `ErrParameterInvalid` (code 1100), built by `WrapErrParameterInvalid(expected,
     /// actual, detail)`.
     #[error("{detail}: invalid parameter[expected={expected}][actual={actual}]")]
-    InvalidParameterExpected { detail: String, expected: String, actual: String },
+    InvalidParameterExpected {
+        detail: String,
+        expected: String,
+        actual: String,
+    },
     /// merr `ErrParameterInvalid` (1100), built by `WrapErrParameterInvalidRange`.
     #[error("{detail}: invalid parameter[{range}]")]
     InvalidParameterRange { detail: String, range: String },
@@ -43,11 +47,15 @@ pub enum SchemaError {
 impl SchemaError {
     /// A 1100 error with the given detail.
     pub fn invalid(detail: impl Into<String>) -> Self {
-        SchemaError::InvalidParameter { detail: detail.into() }
+        SchemaError::InvalidParameter {
+            detail: detail.into(),
+        }
     }
 
     /// A plain (65535) error with Milvus's text.
     pub fn unexpected(message: impl Into<String>) -> Self {
-        SchemaError::Unexpected { message: message.into() }
+        SchemaError::Unexpected {
+            message: message.into(),
+        }
     }
 }

@@ -83,6 +83,8 @@ impl FieldSchema {
     }
 
     fn int_param(&self, key: &str) -> Option<i64> {
-        self.type_params.get(key).and_then(|v| v.trim().parse().ok())
+        self.type_params
+            .get(key)
+            .and_then(|v| v.trim().parse().ok())
     }
 }

@@ -54,12 +54,45 @@ fn check(name: &str) -> std::result::Result<(), Violation> {
 
 /// Field names Milvus reserves (`common.FieldNameKeywords`), compared as written.
 const FIELD_NAME_KEYWORDS: &[&str] = &[
-    "$meta", "like", "LIKE", "exists", "EXISTS", "and", "AND", "or", "OR", "not", "NOT", "in", "IN",
-    "json_contains", "JSON_CONTAINS", "json_contains_all", "JSON_CONTAINS_ALL",
-    "json_contains_any", "JSON_CONTAINS_ANY", "array_contains", "ARRAY_CONTAINS",
-    "array_contains_all", "ARRAY_CONTAINS_ALL", "array_contains_any", "ARRAY_CONTAINS_ANY",
-    "array_length", "ARRAY_LENGTH", "true", "True", "TRUE", "false", "False", "FALSE",
-    "text_match", "TEXT_MATCH", "phrase_match", "PHRASE_MATCH", "random_sample", "RANDOM_SAMPLE",
+    "$meta",
+    "like",
+    "LIKE",
+    "exists",
+    "EXISTS",
+    "and",
+    "AND",
+    "or",
+    "OR",
+    "not",
+    "NOT",
+    "in",
+    "IN",
+    "json_contains",
+    "JSON_CONTAINS",
+    "json_contains_all",
+    "JSON_CONTAINS_ALL",
+    "json_contains_any",
+    "JSON_CONTAINS_ANY",
+    "array_contains",
+    "ARRAY_CONTAINS",
+    "array_contains_all",
+    "ARRAY_CONTAINS_ALL",
+    "array_contains_any",
+    "ARRAY_CONTAINS_ANY",
+    "array_length",
+    "ARRAY_LENGTH",
+    "true",
+    "True",
+    "TRUE",
+    "false",
+    "False",
+    "FALSE",
+    "text_match",
+    "TEXT_MATCH",
+    "phrase_match",
+    "PHRASE_MATCH",
+    "random_sample",
+    "RANDOM_SAMPLE",
 ];
 
 /// Validates a name and returns it as stored, or Milvus's error for it.
@@ -67,7 +100,11 @@ const FIELD_NAME_KEYWORDS: &[&str] = &[
 /// Collection, alias, field and partition names are trimmed first; database names are not
 /// (Milvus's `ValidateDatabaseName` does not trim).
 pub fn validate_name(kind: NameKind, name: &str) -> Result<String> {
-    let name = if kind == NameKind::Database { name } else { name.trim() };
+    let name = if kind == NameKind::Database {
+        name
+    } else {
+        name.trim()
+    };
     let violation = match check(name) {
         Ok(()) if kind == NameKind::Field && FIELD_NAME_KEYWORDS.contains(&name) => {
             return Err(SchemaError::FieldNameInvalid {
@@ -80,7 +117,11 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<String> {
     };
     Err(match kind {
         NameKind::Collection | NameKind::Alias => {
-            let entity = if kind == NameKind::Collection { "name" } else { "alias" };
+            let entity = if kind == NameKind::Collection {
+                "name"
+            } else {
+                "alias"
+            };
             let invalid = format!("Invalid collection {entity}: {name}. ");
             SchemaError::invalid(match violation {
                 Violation::Empty => format!("collection {entity} should not be empty"),
@@ -109,7 +150,10 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<String> {
                     format!("{invalid}Field name can only contain numbers, letters, and underscores.")
                 }
             };
-            SchemaError::FieldNameInvalid { field: name.to_string(), detail }
+            SchemaError::FieldNameInvalid {
+                field: name.to_string(),
+                detail,
+            }
         }
         NameKind::Partition => {
             let invalid = format!("Invalid partition name: {name}. ");
@@ -133,13 +177,17 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<String> {
                     "the length of a database name must be less than {MAX_NAME_LENGTH} characters"
                 ),
                 Violation::FirstChar => {
-                    "the first character of a database name must be an underscore or letter".to_string()
+                    "the first character of a database name must be an underscore or letter"
+                        .to_string()
                 }
                 Violation::OtherChar => {
                     "database name can only contain numbers, letters and underscores".to_string()
                 }
             };
-            SchemaError::DatabaseNameInvalid { database: name.to_string(), detail }
+            SchemaError::DatabaseNameInvalid {
+                database: name.to_string(),
+                detail,
+            }
         }
     })
 }
@@ -151,7 +199,10 @@ mod tests {
     #[test]
     fn valid_names_are_trimmed() {
         assert_eq!(validate_name(NameKind::Alias, " _a1 ").unwrap(), "_a1");
-        assert_eq!(validate_name(NameKind::Collection, "Abc_9").unwrap(), "Abc_9");
+        assert_eq!(
+            validate_name(NameKind::Collection, "Abc_9").unwrap(),
+            "Abc_9"
+        );
         let longest = "a".repeat(MAX_NAME_LENGTH);
         assert_eq!(validate_name(NameKind::Alias, &longest).unwrap(), longest);
     }
@@ -159,8 +210,14 @@ mod tests {
     #[test]
     fn alias_messages_match_milvus() {
         let msg = |n: &str| validate_name(NameKind::Alias, n).unwrap_err().to_string();
-        assert_eq!(msg(""), "collection alias should not be empty: invalid parameter");
-        assert_eq!(msg("   "), "collection alias should not be empty: invalid parameter");
+        assert_eq!(
+            msg(""),
+            "collection alias should not be empty: invalid parameter"
+        );
+        assert_eq!(
+            msg("   "),
+            "collection alias should not be empty: invalid parameter"
+        );
         assert_eq!(
             msg("12-s"),
             "Invalid collection alias: 12-s.  the first character of a collection alias must be an underscore or letter: invalid parameter"

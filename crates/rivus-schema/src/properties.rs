@@ -26,7 +26,10 @@ impl Properties {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Sets `key` to `value`, replacing an existing value in place.
@@ -75,7 +78,10 @@ mod tests {
         assert_eq!(p.iter().collect::<Vec<_>>(), vec![("a", "3"), ("b", "2")]);
         p.set("b", "4");
         p.set("c", "5");
-        assert_eq!(p.iter().collect::<Vec<_>>(), vec![("a", "3"), ("b", "4"), ("c", "5")]);
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            vec![("a", "3"), ("b", "4"), ("c", "5")]
+        );
         assert!(p.remove("a"));
         assert!(!p.remove("a"));
         assert_eq!(p.get("c"), Some("5"));

@@ -11,7 +11,9 @@ use std::collections::HashSet;
 
 use crate::field::START_OF_USER_FIELD_ID;
 use crate::names::{validate_name, NameKind};
-use crate::{CollectionSchema, DataType, FieldSchema, FunctionType, Result, ScalarValue, SchemaError};
+use crate::{
+    CollectionSchema, DataType, FieldSchema, FunctionType, Result, ScalarValue, SchemaError,
+};
 
 /// The configurable limits Milvus checks a schema against, at Milvus's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +81,11 @@ pub fn validate_new_collection(
             limits.max_fields
         )));
     }
-    let vector_fields = schema.fields.iter().filter(|f| f.data_type.is_vector()).count();
+    let vector_fields = schema
+        .fields
+        .iter()
+        .filter(|f| f.data_type.is_vector())
+        .count();
     if vector_fields > limits.max_vector_fields {
         return Err(SchemaError::unexpected(format!(
             "maximum vector field's number should be limited to {}",
@@ -128,7 +134,11 @@ pub fn validate_new_collection(
     for field in &schema.fields {
         check_nullable_and_default(field)?;
     }
-    if schema.fields.iter().any(|f| f.name == "RowID" || f.name == "Timestamp") {
+    if schema
+        .fields
+        .iter()
+        .any(|f| f.name == "RowID" || f.name == "Timestamp")
+    {
         return Err(SchemaError::InvalidParameterExpected {
             detail: "schema contains system field: RowID, Timestamp, $meta".into(),
             expected: "schema don't contains system field".into(),
@@ -207,7 +217,9 @@ fn check_element_types(schema: &CollectionSchema) -> Result<()> {
         if field.data_type == DataType::Array {
             match field.element_type {
                 None => {
-                    return Err(SchemaError::unexpected("element data type None is not valid"))
+                    return Err(SchemaError::unexpected(
+                        "element data type None is not valid",
+                    ))
                 }
                 Some(t) if !t.is_array_element() => {
                     return Err(SchemaError::unexpected(format!(
@@ -237,10 +249,14 @@ fn check_partition_key(
             )));
         }
         if field.is_primary_key {
-            return Err(SchemaError::unexpected("the partition key field must not be primary field"));
+            return Err(SchemaError::unexpected(
+                "the partition key field must not be primary field",
+            ));
         }
         if field.nullable {
-            return Err(SchemaError::invalid("partition key field not support nullable"));
+            return Err(SchemaError::invalid(
+                "partition key field not support nullable",
+            ));
         }
         if !matches!(field.data_type, DataType::Int64 | DataType::VarChar) {
             return Err(SchemaError::unexpected(
@@ -305,9 +321,7 @@ fn check_dimension(field: &FieldSchema, limits: &SchemaLimits) -> Result<()> {
         ));
     };
     let dim: i64 = raw.trim().parse().map_err(|_| {
-        SchemaError::unexpected(format!(
-            "strconv.ParseInt: parsing {raw:?}: invalid syntax"
-        ))
+        SchemaError::unexpected(format!("strconv.ParseInt: parsing {raw:?}: invalid syntax"))
     })?;
     if dim <= 1 {
         return Err(SchemaError::unexpected(format!(
@@ -480,21 +494,33 @@ fn check_nullable_and_default(field: &FieldSchema) -> Result<()> {
         // pymilvus sends a Python int as `long_data` whatever the field's width (Milvus
         // accepts it and range-checks), numpy ints of 8-32 bits as `int_data`.
         ScalarValue::Int(_)
-            if !matches!(field.data_type, DataType::Int8 | DataType::Int16 | DataType::Int32) =>
+            if !matches!(
+                field.data_type,
+                DataType::Int8 | DataType::Int16 | DataType::Int32
+            ) =>
         {
             mismatch("DataType_Int")
         }
         ScalarValue::Int(v) => check_int_range(field.data_type, i64::from(*v)),
-        ScalarValue::Long(v) if field.data_type.is_integer() => check_int_range(field.data_type, *v),
+        ScalarValue::Long(v) if field.data_type.is_integer() => {
+            check_int_range(field.data_type, *v)
+        }
         ScalarValue::Long(_) => mismatch("DataType_Int64"),
         ScalarValue::Float(_) if field.data_type != DataType::Float => mismatch("DataType_Float"),
-        ScalarValue::Double(_) if field.data_type != DataType::Double => mismatch("DataType_Double"),
-        ScalarValue::String(_) if field.data_type != DataType::VarChar => mismatch("DataType_VarChar"),
+        ScalarValue::Double(_) if field.data_type != DataType::Double => {
+            mismatch("DataType_Double")
+        }
+        ScalarValue::String(_) if field.data_type != DataType::VarChar => {
+            mismatch("DataType_VarChar")
+        }
         ScalarValue::String(s) => {
             let max = field.max_length().unwrap_or(0);
             if s.len() as i64 > max {
                 return Err(SchemaError::InvalidParameterExpected {
-                    detail: format!("the length ({}) of string exceeds max length ({max})", s.len()),
+                    detail: format!(
+                        "the length ({}) of string exceeds max length ({max})",
+                        s.len()
+                    ),
                     expected: "valid length string".into(),
                     actual: "string length exceeds max length".into(),
                 });
@@ -510,11 +536,14 @@ fn check_nullable_and_default(field: &FieldSchema) -> Result<()> {
 }
 
 fn check_int_range(data_type: DataType, v: i64) -> Result<()> {
-    let (lo, hi) = match data_type {
-        DataType::Int8 => (i64::from(i8::MIN), i64::from(i8::MAX)),
-        DataType::Int16 => (i64::from(i16::MIN), i64::from(i16::MAX)),
-        DataType::Int32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
-        _ => (i64::MIN, i64::MAX),
+    let (lo, hi) = if data_type == DataType::Int8 {
+        (i64::from(i8::MIN), i64::from(i8::MAX))
+    } else if data_type == DataType::Int16 {
+        (i64::from(i16::MIN), i64::from(i16::MAX))
+    } else if data_type == DataType::Int32 {
+        (i64::from(i32::MIN), i64::from(i32::MAX))
+    } else {
+        (i64::MIN, i64::MAX)
     };
     if v < lo || v > hi {
         return Err(SchemaError::InvalidParameterRange {

@@ -2,6 +2,9 @@
 //! translate out). RPCs not listed here answer UNIMPLEMENTED through the generated default
 //! stubs.
 
+// The `MilvusService` trait fixes `tonic::Status` as the error type of every RPC.
+#![allow(clippy::result_large_err)]
+
 use milvus::proto::common::{
     self, ConsistencyLevel as PbConsistency, IndexState, LoadState as PbLoadState, ServerInfo,
     Status,
@@ -11,8 +14,7 @@ use milvus::proto::milvus::*;
 use milvus::proto::schema as pb_schema;
 use prost::Message;
 use rivus_engine::{
-    CollectionMeta, ConsistencyLevel, CreateCollection, CreateIndex, Engine, EngineError,
-    LoadState,
+    CollectionMeta, ConsistencyLevel, CreateCollection, CreateIndex, Engine, EngineError, LoadState,
 };
 use tonic::{Request, Response};
 
@@ -112,18 +114,27 @@ impl MilvusService for RivusService {
                 }),
                 identifier: i64::try_from(ts).unwrap_or(i64::MAX),
             },
-            |s| ConnectResponse { status: Some(s), ..Default::default() },
+            |s| ConnectResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
-    async fn get_version(&self, _request: Request<GetVersionRequest>) -> RpcResult<GetVersionResponse> {
+    async fn get_version(
+        &self,
+        _request: Request<GetVersionRequest>,
+    ) -> RpcResult<GetVersionResponse> {
         Ok(Response::new(GetVersionResponse {
             status: Some(status::ok()),
             version: format!("rivus-{}", env!("CARGO_PKG_VERSION")),
         }))
     }
 
-    async fn check_health(&self, _request: Request<CheckHealthRequest>) -> RpcResult<CheckHealthResponse> {
+    async fn check_health(
+        &self,
+        _request: Request<CheckHealthRequest>,
+    ) -> RpcResult<CheckHealthResponse> {
         let reasons = self.engine.health();
         Ok(Response::new(CheckHealthResponse {
             status: Some(status::ok()),
@@ -133,7 +144,10 @@ impl MilvusService for RivusService {
         }))
     }
 
-    async fn alloc_timestamp(&self, _request: Request<AllocTimestampRequest>) -> RpcResult<AllocTimestampResponse> {
+    async fn alloc_timestamp(
+        &self,
+        _request: Request<AllocTimestampRequest>,
+    ) -> RpcResult<AllocTimestampResponse> {
         Ok(Response::new(AllocTimestampResponse {
             status: Some(status::ok()),
             timestamp: self.engine.allocate_timestamp(),
@@ -143,21 +157,37 @@ impl MilvusService for RivusService {
     // ---- databases -----------------------------------------------------------------------
 
     async fn create_database(&self, request: Request<CreateDatabaseRequest>) -> RpcResult<Status> {
-        let CreateDatabaseRequest { base: _, db_name, properties } = request.into_inner();
+        let CreateDatabaseRequest {
+            base: _,
+            db_name,
+            properties,
+        } = request.into_inner();
         let props = properties_from(properties);
         status_of(
-            self.run("CreateDatabase", &db_name.clone(), move |e| e.create_database(&db_name, props))
-                .await,
+            self.run("CreateDatabase", &db_name.clone(), move |e| {
+                e.create_database(&db_name, props)
+            })
+            .await,
         )
     }
 
     async fn drop_database(&self, request: Request<DropDatabaseRequest>) -> RpcResult<Status> {
         let DropDatabaseRequest { base: _, db_name } = request.into_inner();
-        status_of(self.run("DropDatabase", &db_name.clone(), move |e| e.drop_database(&db_name)).await)
+        status_of(
+            self.run("DropDatabase", &db_name.clone(), move |e| {
+                e.drop_database(&db_name)
+            })
+            .await,
+        )
     }
 
-    async fn list_databases(&self, _request: Request<ListDatabasesRequest>) -> RpcResult<ListDatabasesResponse> {
-        let result = self.run("ListDatabases", "", |e| Ok(e.list_databases())).await;
+    async fn list_databases(
+        &self,
+        _request: Request<ListDatabasesRequest>,
+    ) -> RpcResult<ListDatabasesResponse> {
+        let result = self
+            .run("ListDatabases", "", |e| Ok(e.list_databases()))
+            .await;
         reply(
             result,
             |dbs| ListDatabasesResponse {
@@ -166,7 +196,10 @@ impl MilvusService for RivusService {
                 created_timestamp: dbs.iter().map(|d| d.created_ts).collect(),
                 db_ids: dbs.iter().map(|d| d.id).collect(),
             },
-            |s| ListDatabasesResponse { status: Some(s), ..Default::default() },
+            |s| ListDatabasesResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
@@ -176,7 +209,9 @@ impl MilvusService for RivusService {
     ) -> RpcResult<DescribeDatabaseResponse> {
         let DescribeDatabaseRequest { base: _, db_name } = request.into_inner();
         let result = self
-            .run("DescribeDatabase", &db_name.clone(), move |e| e.describe_database(&db_name))
+            .run("DescribeDatabase", &db_name.clone(), move |e| {
+                e.describe_database(&db_name)
+            })
             .await;
         reply(
             result,
@@ -187,13 +222,21 @@ impl MilvusService for RivusService {
                 created_timestamp: db.created_ts,
                 properties: properties_to(&db.properties),
             },
-            |s| DescribeDatabaseResponse { status: Some(s), ..Default::default() },
+            |s| DescribeDatabaseResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
     async fn alter_database(&self, request: Request<AlterDatabaseRequest>) -> RpcResult<Status> {
-        let AlterDatabaseRequest { base: _, db_name, db_id: _, properties, delete_keys } =
-            request.into_inner();
+        let AlterDatabaseRequest {
+            base: _,
+            db_name,
+            db_id: _,
+            properties,
+            delete_keys,
+        } = request.into_inner();
         let result = self
             .run("AlterDatabase", &db_name.clone(), move |e| {
                 match (properties.is_empty(), delete_keys.is_empty()) {
@@ -213,7 +256,10 @@ impl MilvusService for RivusService {
 
     // ---- collections ---------------------------------------------------------------------
 
-    async fn create_collection(&self, request: Request<CreateCollectionRequest>) -> RpcResult<Status> {
+    async fn create_collection(
+        &self,
+        request: Request<CreateCollectionRequest>,
+    ) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
         let CreateCollectionRequest {
             base: _,
@@ -227,17 +273,23 @@ impl MilvusService for RivusService {
         } = request.into_inner();
         let result = self
             .run("CreateCollection", &db.clone(), move |e| {
-                let proto = pb_schema::CollectionSchema::decode(schema.as_slice()).map_err(|err| {
-                    EngineError::invalid(format!("failed to unmarshal collection schema: {err}"))
-                })?;
+                let proto =
+                    pb_schema::CollectionSchema::decode(schema.as_slice()).map_err(|err| {
+                        EngineError::invalid(format!(
+                            "failed to unmarshal collection schema: {err}"
+                        ))
+                    })?;
                 let (schema, schema_props) = schema_from(proto)?;
                 let mut props = schema_props;
                 for (k, v) in properties_from(properties).iter() {
                     props.set(k, v);
                 }
-                let consistency_level = ConsistencyLevel::from_code(consistency_level).ok_or_else(|| {
-                    EngineError::invalid(format!("invalid consistency level: {consistency_level}"))
-                })?;
+                let consistency_level =
+                    ConsistencyLevel::from_code(consistency_level).ok_or_else(|| {
+                        EngineError::invalid(format!(
+                            "invalid consistency level: {consistency_level}"
+                        ))
+                    })?;
                 e.create_collection(
                     &db,
                     CreateCollection {
@@ -256,24 +308,45 @@ impl MilvusService for RivusService {
 
     async fn drop_collection(&self, request: Request<DropCollectionRequest>) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let DropCollectionRequest { base: _, db_name: _, collection_name } = request.into_inner();
+        let DropCollectionRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+        } = request.into_inner();
         status_of(
-            self.run("DropCollection", &db.clone(), move |e| e.drop_collection(&db, &collection_name))
-                .await,
+            self.run("DropCollection", &db.clone(), move |e| {
+                e.drop_collection(&db, &collection_name)
+            })
+            .await,
         )
     }
 
-    async fn has_collection(&self, request: Request<HasCollectionRequest>) -> RpcResult<BoolResponse> {
+    async fn has_collection(
+        &self,
+        request: Request<HasCollectionRequest>,
+    ) -> RpcResult<BoolResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let HasCollectionRequest { base: _, db_name: _, collection_name, time_stamp: _ } =
-            request.into_inner();
+        let HasCollectionRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            time_stamp: _,
+        } = request.into_inner();
         let result = self
-            .run("HasCollection", &db.clone(), move |e| e.has_collection(&db, &collection_name))
+            .run("HasCollection", &db.clone(), move |e| {
+                e.has_collection(&db, &collection_name)
+            })
             .await;
         reply(
             result,
-            |value| BoolResponse { status: Some(status::ok()), value },
-            |s| BoolResponse { status: Some(s), value: false },
+            |value| BoolResponse {
+                status: Some(status::ok()),
+                value,
+            },
+            |s| BoolResponse {
+                status: Some(s),
+                value: false,
+            },
         )
     }
 
@@ -282,12 +355,19 @@ impl MilvusService for RivusService {
         request: Request<DescribeCollectionRequest>,
     ) -> RpcResult<DescribeCollectionResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let DescribeCollectionRequest { base: _, db_name: _, collection_name, collection_id, time_stamp: _ } =
-            request.into_inner();
+        let DescribeCollectionRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            collection_id,
+            time_stamp: _,
+        } = request.into_inner();
         let result = self
             .run("DescribeCollection", &db.clone(), move |e| {
                 if collection_name.is_empty() && collection_id != 0 {
-                    return Err(EngineError::unsupported("describe_collection by collection id"));
+                    return Err(EngineError::unsupported(
+                        "describe_collection by collection id",
+                    ));
                 }
                 e.describe_collection(&db, &collection_name)
             })
@@ -315,7 +395,10 @@ impl MilvusService for RivusService {
                     ..Default::default()
                 }
             },
-            |s| DescribeCollectionResponse { status: Some(s), ..Default::default() },
+            |s| DescribeCollectionResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
@@ -324,8 +407,13 @@ impl MilvusService for RivusService {
         request: Request<ShowCollectionsRequest>,
     ) -> RpcResult<ShowCollectionsResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let ShowCollectionsRequest { base: _, db_name: _, time_stamp: _, r#type, collection_names } =
-            request.into_inner();
+        let ShowCollectionsRequest {
+            base: _,
+            db_name: _,
+            time_stamp: _,
+            r#type,
+            collection_names,
+        } = request.into_inner();
         let in_memory = r#type == ShowType::InMemory as i32;
         let result = self
             .run("ShowCollections", &db.clone(), move |e| {
@@ -354,25 +442,46 @@ impl MilvusService for RivusService {
                 created_timestamps: list.iter().map(|c| c.created_ts).collect(),
                 created_utc_timestamps: list.iter().map(|c| physical_ms(c.created_ts)).collect(),
                 in_memory_percentages: if in_memory {
-                    list.iter().map(|c| if c.load_state == LoadState::Loaded { 100 } else { 0 }).collect()
+                    list.iter()
+                        .map(|c| {
+                            if c.load_state == LoadState::Loaded {
+                                100
+                            } else {
+                                0
+                            }
+                        })
+                        .collect()
                 } else {
                     Vec::new()
                 },
                 query_service_available: if in_memory {
-                    list.iter().map(|c| c.load_state == LoadState::Loaded).collect()
+                    list.iter()
+                        .map(|c| c.load_state == LoadState::Loaded)
+                        .collect()
                 } else {
                     Vec::new()
                 },
                 shards_num: list.iter().map(|c| c.shards_num).collect(),
             },
-            |s| ShowCollectionsResponse { status: Some(s), ..Default::default() },
+            |s| ShowCollectionsResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
-    async fn rename_collection(&self, request: Request<RenameCollectionRequest>) -> RpcResult<Status> {
+    async fn rename_collection(
+        &self,
+        request: Request<RenameCollectionRequest>,
+    ) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let RenameCollectionRequest { base: _, db_name: _, old_name, new_name, new_db_name } =
-            request.into_inner();
+        let RenameCollectionRequest {
+            base: _,
+            db_name: _,
+            old_name,
+            new_name,
+            new_db_name,
+        } = request.into_inner();
         status_of(
             self.run("RenameCollection", &db.clone(), move |e| {
                 e.rename_collection(&db, &old_name, &new_db_name, &new_name)
@@ -386,7 +495,11 @@ impl MilvusService for RivusService {
         request: Request<GetCollectionStatisticsRequest>,
     ) -> RpcResult<GetCollectionStatisticsResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let GetCollectionStatisticsRequest { base: _, db_name: _, collection_name } = request.into_inner();
+        let GetCollectionStatisticsRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+        } = request.into_inner();
         let result = self
             .run("GetCollectionStatistics", &db.clone(), move |e| {
                 e.collection_row_count(&db, &collection_name)
@@ -396,16 +509,31 @@ impl MilvusService for RivusService {
             result,
             |rows| GetCollectionStatisticsResponse {
                 status: Some(status::ok()),
-                stats: vec![common::KeyValuePair { key: "row_count".into(), value: rows.to_string() }],
+                stats: vec![common::KeyValuePair {
+                    key: "row_count".into(),
+                    value: rows.to_string(),
+                }],
             },
-            |s| GetCollectionStatisticsResponse { status: Some(s), ..Default::default() },
+            |s| GetCollectionStatisticsResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
-    async fn alter_collection(&self, request: Request<AlterCollectionRequest>) -> RpcResult<Status> {
+    async fn alter_collection(
+        &self,
+        request: Request<AlterCollectionRequest>,
+    ) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let AlterCollectionRequest { base: _, db_name: _, collection_name, collection_id: _, properties, delete_keys } =
-            request.into_inner();
+        let AlterCollectionRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            collection_id: _,
+            properties,
+            delete_keys,
+        } = request.into_inner();
         let result = self
             .run("AlterCollection", &db.clone(), move |e| {
                 if !properties.is_empty() && !delete_keys.is_empty() {
@@ -414,7 +542,11 @@ impl MilvusService for RivusService {
                     ));
                 }
                 if delete_keys.is_empty() {
-                    e.alter_collection_properties(&db, &collection_name, properties_from(properties))
+                    e.alter_collection_properties(
+                        &db,
+                        &collection_name,
+                        properties_from(properties),
+                    )
                 } else {
                     e.drop_collection_properties(&db, &collection_name, &delete_keys)
                 }
@@ -462,9 +594,16 @@ impl MilvusService for RivusService {
         status_of(result)
     }
 
-    async fn release_collection(&self, request: Request<ReleaseCollectionRequest>) -> RpcResult<Status> {
+    async fn release_collection(
+        &self,
+        request: Request<ReleaseCollectionRequest>,
+    ) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let ReleaseCollectionRequest { base: _, db_name: _, collection_name } = request.into_inner();
+        let ReleaseCollectionRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+        } = request.into_inner();
         status_of(
             self.run("ReleaseCollection", &db.clone(), move |e| {
                 e.release_collection(&db, &collection_name)
@@ -473,10 +612,17 @@ impl MilvusService for RivusService {
         )
     }
 
-    async fn get_load_state(&self, request: Request<GetLoadStateRequest>) -> RpcResult<GetLoadStateResponse> {
+    async fn get_load_state(
+        &self,
+        request: Request<GetLoadStateRequest>,
+    ) -> RpcResult<GetLoadStateResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let GetLoadStateRequest { base: _, collection_name, partition_names, db_name: _ } =
-            request.into_inner();
+        let GetLoadStateRequest {
+            base: _,
+            collection_name,
+            partition_names,
+            db_name: _,
+        } = request.into_inner();
         let result = self
             .run("GetLoadState", &db.clone(), move |e| {
                 e.load_state(&db, &collection_name, &partition_names)
@@ -488,7 +634,10 @@ impl MilvusService for RivusService {
                 status: Some(status::ok()),
                 state: load_state_to(state) as i32,
             },
-            |s| GetLoadStateResponse { status: Some(s), ..Default::default() },
+            |s| GetLoadStateResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
@@ -497,24 +646,39 @@ impl MilvusService for RivusService {
         request: Request<GetLoadingProgressRequest>,
     ) -> RpcResult<GetLoadingProgressResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let GetLoadingProgressRequest { base: _, collection_name, partition_names, db_name: _ } =
-            request.into_inner();
+        let GetLoadingProgressRequest {
+            base: _,
+            collection_name,
+            partition_names,
+            db_name: _,
+        } = request.into_inner();
         let result = self
             .run("GetLoadingProgress", &db.clone(), move |e| {
-                let description = e.describe_collection(&db, &collection_name).map_err(|err| match err {
-                    EngineError::CannotFindCollection { database, collection } => {
-                        EngineError::collection_not_found_in(&database, collection)
-                    }
-                    other => other,
-                })?;
+                let description = e
+                    .describe_collection(&db, &collection_name)
+                    .map_err(|err| {
+                        if let EngineError::CannotFindCollection {
+                            database,
+                            collection,
+                        } = err
+                        {
+                            EngineError::collection_not_found_in(&database, collection)
+                        } else {
+                            err
+                        }
+                    })?;
                 let collection = description.collection;
                 for p in &partition_names {
                     if collection.partition(p).is_none() {
-                        return Err(EngineError::PartitionNotFound { partition: p.clone() });
+                        return Err(EngineError::PartitionNotFound {
+                            partition: p.clone(),
+                        });
                     }
                 }
                 if collection.load_state != LoadState::Loaded {
-                    return Err(EngineError::CollectionNotLoaded { collection: collection.id.to_string() });
+                    return Err(EngineError::CollectionNotLoaded {
+                        collection: collection.id.to_string(),
+                    });
                 }
                 Ok(())
             })
@@ -526,7 +690,10 @@ impl MilvusService for RivusService {
                 progress: 100,
                 refresh_progress: 100,
             },
-            |s| GetLoadingProgressResponse { status: Some(s), ..Default::default() },
+            |s| GetLoadingProgressResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
@@ -534,34 +701,64 @@ impl MilvusService for RivusService {
 
     async fn create_alias(&self, request: Request<CreateAliasRequest>) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let CreateAliasRequest { base: _, db_name: _, collection_name, alias } = request.into_inner();
+        let CreateAliasRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            alias,
+        } = request.into_inner();
         status_of(
-            self.run("CreateAlias", &db.clone(), move |e| e.create_alias(&db, &alias, &collection_name))
-                .await,
+            self.run("CreateAlias", &db.clone(), move |e| {
+                e.create_alias(&db, &alias, &collection_name)
+            })
+            .await,
         )
     }
 
     async fn alter_alias(&self, request: Request<AlterAliasRequest>) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let AlterAliasRequest { base: _, db_name: _, collection_name, alias } = request.into_inner();
+        let AlterAliasRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            alias,
+        } = request.into_inner();
         status_of(
-            self.run("AlterAlias", &db.clone(), move |e| e.alter_alias(&db, &alias, &collection_name))
-                .await,
+            self.run("AlterAlias", &db.clone(), move |e| {
+                e.alter_alias(&db, &alias, &collection_name)
+            })
+            .await,
         )
     }
 
     async fn drop_alias(&self, request: Request<DropAliasRequest>) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let DropAliasRequest { base: _, db_name: _, alias } = request.into_inner();
-        status_of(self.run("DropAlias", &db.clone(), move |e| e.drop_alias(&db, &alias)).await)
+        let DropAliasRequest {
+            base: _,
+            db_name: _,
+            alias,
+        } = request.into_inner();
+        status_of(
+            self.run("DropAlias", &db.clone(), move |e| e.drop_alias(&db, &alias))
+                .await,
+        )
     }
 
-    async fn describe_alias(&self, request: Request<DescribeAliasRequest>) -> RpcResult<DescribeAliasResponse> {
+    async fn describe_alias(
+        &self,
+        request: Request<DescribeAliasRequest>,
+    ) -> RpcResult<DescribeAliasResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let DescribeAliasRequest { base: _, db_name: _, alias } = request.into_inner();
+        let DescribeAliasRequest {
+            base: _,
+            db_name: _,
+            alias,
+        } = request.into_inner();
         let (db_echo, alias_echo) = (db.clone(), alias.clone());
         let result = self
-            .run("DescribeAlias", &db.clone(), move |e| e.describe_alias(&db, &alias))
+            .run("DescribeAlias", &db.clone(), move |e| {
+                e.describe_alias(&db, &alias)
+            })
             .await;
         reply(
             result,
@@ -571,16 +768,28 @@ impl MilvusService for RivusService {
                 alias: alias_echo,
                 collection,
             },
-            |s| DescribeAliasResponse { status: Some(s), ..Default::default() },
+            |s| DescribeAliasResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
-    async fn list_aliases(&self, request: Request<ListAliasesRequest>) -> RpcResult<ListAliasesResponse> {
+    async fn list_aliases(
+        &self,
+        request: Request<ListAliasesRequest>,
+    ) -> RpcResult<ListAliasesResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let ListAliasesRequest { base: _, db_name: _, collection_name } = request.into_inner();
+        let ListAliasesRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+        } = request.into_inner();
         let (db_echo, collection_echo) = (db.clone(), collection_name.clone());
         let result = self
-            .run("ListAliases", &db.clone(), move |e| e.list_aliases(&db, &collection_name))
+            .run("ListAliases", &db.clone(), move |e| {
+                e.list_aliases(&db, &collection_name)
+            })
             .await;
         reply(
             result,
@@ -590,16 +799,26 @@ impl MilvusService for RivusService {
                 collection_name: collection_echo,
                 aliases,
             },
-            |s| ListAliasesResponse { status: Some(s), ..Default::default() },
+            |s| ListAliasesResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
     // ---- partitions ----------------------------------------------------------------------
 
-    async fn create_partition(&self, request: Request<CreatePartitionRequest>) -> RpcResult<Status> {
+    async fn create_partition(
+        &self,
+        request: Request<CreatePartitionRequest>,
+    ) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let CreatePartitionRequest { base: _, db_name: _, collection_name, partition_name } =
-            request.into_inner();
+        let CreatePartitionRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            partition_name,
+        } = request.into_inner();
         status_of(
             self.run("CreatePartition", &db.clone(), move |e| {
                 e.create_partition(&db, &collection_name, &partition_name)
@@ -610,8 +829,12 @@ impl MilvusService for RivusService {
 
     async fn drop_partition(&self, request: Request<DropPartitionRequest>) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let DropPartitionRequest { base: _, db_name: _, collection_name, partition_name } =
-            request.into_inner();
+        let DropPartitionRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            partition_name,
+        } = request.into_inner();
         status_of(
             self.run("DropPartition", &db.clone(), move |e| {
                 e.drop_partition(&db, &collection_name, &partition_name)
@@ -620,10 +843,17 @@ impl MilvusService for RivusService {
         )
     }
 
-    async fn has_partition(&self, request: Request<HasPartitionRequest>) -> RpcResult<BoolResponse> {
+    async fn has_partition(
+        &self,
+        request: Request<HasPartitionRequest>,
+    ) -> RpcResult<BoolResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let HasPartitionRequest { base: _, db_name: _, collection_name, partition_name } =
-            request.into_inner();
+        let HasPartitionRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            partition_name,
+        } = request.into_inner();
         let result = self
             .run("HasPartition", &db.clone(), move |e| {
                 e.has_partition(&db, &collection_name, &partition_name)
@@ -631,19 +861,35 @@ impl MilvusService for RivusService {
             .await;
         reply(
             result,
-            |value| BoolResponse { status: Some(status::ok()), value },
-            |s| BoolResponse { status: Some(s), value: false },
+            |value| BoolResponse {
+                status: Some(status::ok()),
+                value,
+            },
+            |s| BoolResponse {
+                status: Some(s),
+                value: false,
+            },
         )
     }
 
-    async fn show_partitions(&self, request: Request<ShowPartitionsRequest>) -> RpcResult<ShowPartitionsResponse> {
+    async fn show_partitions(
+        &self,
+        request: Request<ShowPartitionsRequest>,
+    ) -> RpcResult<ShowPartitionsResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let ShowPartitionsRequest { base: _, db_name: _, collection_name, collection_id: _, partition_names, r#type } =
-            request.into_inner();
+        let ShowPartitionsRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            collection_id: _,
+            partition_names,
+            r#type,
+        } = request.into_inner();
         let in_memory = r#type == ShowType::InMemory as i32;
         let result = self
             .run("ShowPartitions", &db.clone(), move |e| {
-                let loaded = e.load_state(&db, &collection_name, &partition_names)? == LoadState::Loaded;
+                let loaded =
+                    e.load_state(&db, &collection_name, &partition_names)? == LoadState::Loaded;
                 let mut partitions = e.list_partitions(&db, &collection_name)?;
                 if !partition_names.is_empty() {
                     partitions.retain(|p| partition_names.contains(&p.name));
@@ -658,14 +904,23 @@ impl MilvusService for RivusService {
                 partition_names: partitions.iter().map(|p| p.name.clone()).collect(),
                 partition_i_ds: partitions.iter().map(|p| p.id).collect(),
                 created_timestamps: partitions.iter().map(|p| p.created_ts).collect(),
-                created_utc_timestamps: partitions.iter().map(|p| physical_ms(p.created_ts)).collect(),
+                created_utc_timestamps: partitions
+                    .iter()
+                    .map(|p| physical_ms(p.created_ts))
+                    .collect(),
                 in_memory_percentages: if in_memory {
-                    partitions.iter().map(|_| if loaded { 100 } else { 0 }).collect()
+                    partitions
+                        .iter()
+                        .map(|_| if loaded { 100 } else { 0 })
+                        .collect()
                 } else {
                     Vec::new()
                 },
             },
-            |s| ShowPartitionsResponse { status: Some(s), ..Default::default() },
+            |s| ShowPartitionsResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
@@ -673,8 +928,14 @@ impl MilvusService for RivusService {
 
     async fn create_index(&self, request: Request<CreateIndexRequest>) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let CreateIndexRequest { base: _, db_name: _, collection_name, field_name, extra_params, index_name } =
-            request.into_inner();
+        let CreateIndexRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            field_name,
+            extra_params,
+            index_name,
+        } = request.into_inner();
         let result = self
             .run("CreateIndex", &db.clone(), move |e| {
                 let mut params = rivus_schema::Properties::new();
@@ -683,12 +944,16 @@ impl MilvusService for RivusService {
                     if pair.key == "params" {
                         let nested: serde_json::Map<String, serde_json::Value> =
                             serde_json::from_str(&pair.value).map_err(|err| {
-                                EngineError::invalid(format!("invalid index params {}: {err}", pair.value))
+                                EngineError::invalid(format!(
+                                    "invalid index params {}: {err}",
+                                    pair.value
+                                ))
                             })?;
                         for (k, v) in nested {
-                            let v = match v {
-                                serde_json::Value::String(s) => s,
-                                other => other.to_string(),
+                            let v = if let serde_json::Value::String(s) = v {
+                                s
+                            } else {
+                                v.to_string()
                             };
                             params.set(k, v);
                         }
@@ -696,20 +961,40 @@ impl MilvusService for RivusService {
                         params.set(pair.key, pair.value);
                     }
                 }
-                e.create_index(&db, &collection_name, CreateIndex { field_name, index_name, params })
+                e.create_index(
+                    &db,
+                    &collection_name,
+                    CreateIndex {
+                        field_name,
+                        index_name,
+                        params,
+                    },
+                )
             })
             .await;
         status_of(result)
     }
 
-    async fn describe_index(&self, request: Request<DescribeIndexRequest>) -> RpcResult<DescribeIndexResponse> {
+    async fn describe_index(
+        &self,
+        request: Request<DescribeIndexRequest>,
+    ) -> RpcResult<DescribeIndexResponse> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let DescribeIndexRequest { base: _, db_name: _, collection_name, field_name, index_name, timestamp: _ } =
-            request.into_inner();
+        let DescribeIndexRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            field_name,
+            index_name,
+            timestamp: _,
+        } = request.into_inner();
         let result = self
             .run("DescribeIndex", &db.clone(), move |e| {
                 let rows = e.collection_row_count(&db, &collection_name)?;
-                Ok((e.describe_index(&db, &collection_name, &index_name, &field_name)?, rows))
+                Ok((
+                    e.describe_index(&db, &collection_name, &index_name, &field_name)?,
+                    rows,
+                ))
             })
             .await;
         reply(
@@ -733,14 +1018,22 @@ impl MilvusService for RivusService {
                     })
                     .collect(),
             },
-            |s| DescribeIndexResponse { status: Some(s), ..Default::default() },
+            |s| DescribeIndexResponse {
+                status: Some(s),
+                ..Default::default()
+            },
         )
     }
 
     async fn drop_index(&self, request: Request<DropIndexRequest>) -> RpcResult<Status> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
-        let DropIndexRequest { base: _, db_name: _, collection_name, field_name, index_name } =
-            request.into_inner();
+        let DropIndexRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            field_name,
+            index_name,
+        } = request.into_inner();
         status_of(
             self.run("DropIndex", &db.clone(), move |e| {
                 e.drop_index(&db, &collection_name, &index_name, &field_name)

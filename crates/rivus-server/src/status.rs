@@ -110,7 +110,10 @@ mod tests {
         let s = from_error(&EngineError::collection_not_found_in("default", "c"));
         assert_eq!(s.code, 100);
         assert_eq!(s.error_code, ErrorCode::CollectionNotExists as i32);
-        assert_eq!(s.reason, "collection not found[database=default][collection=c]");
+        assert_eq!(
+            s.reason,
+            "collection not found[database=default][collection=c]"
+        );
     }
 
     #[test]

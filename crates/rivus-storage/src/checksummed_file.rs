@@ -34,7 +34,11 @@ pub struct ChecksummedFile {
 impl ChecksummedFile {
     /// Describes the file at `path` with its owner's `magic` and current format `version`.
     pub fn new(path: impl Into<PathBuf>, magic: [u8; 8], version: u32) -> Self {
-        ChecksummedFile { path: path.into(), magic, version }
+        ChecksummedFile {
+            path: path.into(),
+            magic,
+            version,
+        }
     }
 
     /// The file's path.
@@ -58,9 +62,12 @@ impl ChecksummedFile {
 
     fn decode(&self, bytes: &[u8]) -> Result<Vec<u8>> {
         let corrupt = |reason: String| StorageError::corrupt(&self.path, reason);
-        let (header, payload) = bytes
-            .split_at_checked(HEADER_LEN)
-            .ok_or_else(|| corrupt(format!("file is {} bytes, shorter than its header", bytes.len())))?;
+        let (header, payload) = bytes.split_at_checked(HEADER_LEN).ok_or_else(|| {
+            corrupt(format!(
+                "file is {} bytes, shorter than its header",
+                bytes.len()
+            ))
+        })?;
         let field = |range: std::ops::Range<usize>| header.get(range).unwrap_or_default();
         if field(0..8) != self.magic {
             return Err(corrupt(format!(
@@ -107,7 +114,8 @@ impl ChecksummedFile {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| StorageError::io(&tmp, e))?;
-        file.write_all(&frame).map_err(|e| StorageError::io(&tmp, e))?;
+        file.write_all(&frame)
+            .map_err(|e| StorageError::io(&tmp, e))?;
         file.sync_all().map_err(|e| StorageError::io(&tmp, e))?;
         drop(file);
         fs::rename(&tmp, &self.path).map_err(|e| StorageError::io(&self.path, e))?;
@@ -185,11 +193,17 @@ mod tests {
             let mut bad = good.clone();
             bad[i] ^= 0x01;
             fs::write(f.path(), &bad).unwrap();
-            assert!(matches!(f.read(), Err(StorageError::Corrupt { .. })), "flip at {i}");
+            assert!(
+                matches!(f.read(), Err(StorageError::Corrupt { .. })),
+                "flip at {i}"
+            );
         }
         for len in 0..good.len() {
             fs::write(f.path(), &good[..len]).unwrap();
-            assert!(matches!(f.read(), Err(StorageError::Corrupt { .. })), "truncated to {len}");
+            assert!(
+                matches!(f.read(), Err(StorageError::Corrupt { .. })),
+                "truncated to {len}"
+            );
         }
     }
 

@@ -22,7 +22,10 @@ pub enum StorageError {
          stop it first or choose another --data-dir",
         holder = holder.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
     )]
-    Locked { path: PathBuf, holder: Option<String> },
+    Locked {
+        path: PathBuf,
+        holder: Option<String>,
+    },
     /// A file exists but its bytes are not what we wrote (disk damage, manual edits, a foreign
     /// file). Never repaired silently.
     #[error("file {path} is corrupt: {reason}")]
@@ -32,11 +35,17 @@ pub enum StorageError {
 impl StorageError {
     /// Wraps an `io::Error` with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        StorageError::Io { path: path.into(), source }
+        StorageError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// A corruption report for `path`.
     pub fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        StorageError::Corrupt { path: path.into(), reason: reason.into() }
+        StorageError::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -8,7 +8,10 @@
 //! What it does not do: interpret the bytes it stores. The engine decides what a catalog is;
 //! this crate only guarantees that a reader sees either the old or the new file, whole, and that
 //! a damaged file is reported as [`StorageError::Corrupt`] with its path, never silently reset.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 mod checksummed_file;
 mod error;

@@ -73,9 +73,12 @@ mod tests {
         match &err {
             StorageError::Locked { path, holder } => {
                 assert_eq!(path, dir.path());
-                assert_eq!(holder.as_deref(), Some(format!("pid {}", std::process::id()).as_str()));
+                assert_eq!(
+                    holder.as_deref(),
+                    Some(format!("pid {}", std::process::id()).as_str())
+                );
             }
-            other => panic!("unexpected error {other:?}"),
+            StorageError::Io { .. } | StorageError::Corrupt { .. } => panic!("unexpected {err:?}"),
         }
         assert!(err.to_string().contains("already in use"));
         drop(first);

@@ -10,7 +10,11 @@ use rivus_engine::{Engine, EngineConfig};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "rivus", version, about = "A vector database that speaks the Milvus protocol")]
+#[command(
+    name = "rivus",
+    version,
+    about = "A vector database that speaks the Milvus protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,10 +41,15 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { data_dir, host, port } => match serve(data_dir, &host, port) {
+        Command::Serve {
+            data_dir,
+            host,
+            port,
+        } => match serve(data_dir, &host, port) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
                 tracing::error!("{message}");

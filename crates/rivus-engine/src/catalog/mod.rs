@@ -77,7 +77,10 @@ impl Catalog {
 
     /// The current state. Cheap; never blocks on I/O.
     pub fn snapshot(&self) -> Arc<CatalogState> {
-        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Applies `change` to a copy of the state; if it succeeds and changed anything, persists
@@ -117,7 +120,10 @@ impl CatalogState {
 }
 
 fn fresh_state() -> CatalogState {
-    let mut state = CatalogState { last_ts: 0, databases: Default::default() };
+    let mut state = CatalogState {
+        last_ts: 0,
+        databases: Default::default(),
+    };
     let id = state.next_id();
     let created_ts = state.next_ts();
     state.databases.insert(

@@ -100,9 +100,11 @@ impl DatabaseMeta {
 
     /// Resolves a collection name or an alias to the collection.
     pub fn resolve(&self, name: &str) -> Option<&CollectionMeta> {
-        self.collections
-            .get(name)
-            .or_else(|| self.aliases.get(name).and_then(|id| self.collection_by_id(*id)))
+        self.collections.get(name).or_else(|| {
+            self.aliases
+                .get(name)
+                .and_then(|id| self.collection_by_id(*id))
+        })
     }
 }
 

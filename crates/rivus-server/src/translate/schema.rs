@@ -7,8 +7,8 @@
 use milvus::proto::common::KeyValuePair;
 use milvus::proto::schema as pb;
 use rivus_schema::{
-    CollectionSchema, DataType, FieldSchema, FunctionSchema, FunctionType, Properties,
-    ScalarValue, SchemaError,
+    CollectionSchema, DataType, FieldSchema, FunctionSchema, FunctionType, Properties, ScalarValue,
+    SchemaError,
 };
 
 use super::{properties_from, properties_to};
@@ -30,7 +30,10 @@ fn kv_unique(pairs: Vec<KeyValuePair>, what: &str) -> Result<Properties, SchemaE
     let mut seen = std::collections::HashSet::new();
     for pair in &pairs {
         if !seen.insert(pair.key.clone()) {
-            return Err(SchemaError::invalid(format!("duplicated {what} key \"{}\"", pair.key)));
+            return Err(SchemaError::invalid(format!(
+                "duplicated {what} key \"{}\"",
+                pair.key
+            )));
         }
     }
     Ok(properties_from(pairs))
@@ -48,7 +51,9 @@ fn default_from(value: pb::ValueField) -> Result<Option<ScalarValue>, SchemaErro
         Some(Data::StringData(v)) => Some(ScalarValue::String(v)),
         Some(Data::BytesData(v)) => Some(ScalarValue::Bytes(v)),
         Some(Data::TimestamptzData(_)) | Some(Data::DateData(_)) | Some(Data::TimeData(_)) => {
-            return Err(SchemaError::Unsupported { what: "a timestamp or date default value".into() })
+            return Err(SchemaError::Unsupported {
+                what: "a timestamp or date default value".into(),
+            })
         }
     })
 }
@@ -70,8 +75,12 @@ fn default_to(value: &ScalarValue) -> pb::ValueField {
 fn data_type_from(code: i32) -> Result<DataType, SchemaError> {
     DataType::from_code(code).ok_or_else(|| match code {
         0 => SchemaError::unexpected("data type None is not valid"),
-        20 => SchemaError::unexpected("string data type not supported yet, please use VarChar type instead"),
-        other => SchemaError::Unsupported { what: format!("field type {}", unsupported_type_name(other)) },
+        20 => SchemaError::unexpected(
+            "string data type not supported yet, please use VarChar type instead",
+        ),
+        other => SchemaError::Unsupported {
+            what: format!("field type {}", unsupported_type_name(other)),
+        },
     })
 }
 
@@ -98,26 +107,32 @@ fn field_from(field: pb::FieldSchema) -> Result<FieldSchema, SchemaError> {
         element_nullable,
     } = field;
     if is_dynamic {
-        return Err(SchemaError::unexpected("cannot explicitly set a field as a dynamic field"));
+        return Err(SchemaError::unexpected(
+            "cannot explicitly set a field as a dynamic field",
+        ));
     }
     let data_type = data_type_from(data_type)?;
     let element_type = if data_type == DataType::Array {
-        Some(DataType::from_code(element_type).ok_or_else(|| match element_type {
-            0 => SchemaError::unexpected("element data type None is not valid"),
-            20 => SchemaError::unexpected(
-                "string data type not supported yet, please use VarChar type instead",
-            ),
-            other => SchemaError::unexpected(format!(
-                "element type {} is not supported",
-                unsupported_type_name(other)
-            )),
-        })?)
+        Some(
+            DataType::from_code(element_type).ok_or_else(|| match element_type {
+                0 => SchemaError::unexpected("element data type None is not valid"),
+                20 => SchemaError::unexpected(
+                    "string data type not supported yet, please use VarChar type instead",
+                ),
+                other => SchemaError::unexpected(format!(
+                    "element type {} is not supported",
+                    unsupported_type_name(other)
+                )),
+            })?,
+        )
     } else {
         None
     };
     if !external_field.is_empty() || type_schema.is_some() || element_nullable {
         return Err(SchemaError::Unsupported {
-            what: format!("external fields, nested type schemas and nullable array elements (field {name})"),
+            what: format!(
+                "external fields, nested type schemas and nullable array elements (field {name})"
+            ),
         });
     }
     Ok(FieldSchema {
@@ -153,9 +168,13 @@ fn function_from(function: pb::FunctionSchema) -> Result<FunctionSchema, SchemaE
     if name.is_empty() {
         return Err(SchemaError::unexpected("function name cannot be empty"));
     }
-    let function_type = FunctionType::from_code(r#type).ok_or_else(|| SchemaError::Unsupported {
-        what: format!("function type {} (function {name}); only BM25 is", r#type),
-    })?;
+    let function_type =
+        FunctionType::from_code(r#type).ok_or_else(|| SchemaError::Unsupported {
+            what: format!(
+                "function type {code} (function {name}); only BM25 is",
+                code = r#type
+            ),
+        })?;
     if input_field_names.is_empty() {
         return Err(SchemaError::unexpected(format!(
             "function input field names cannot be empty, function: {name}"
@@ -179,7 +198,9 @@ fn function_from(function: pb::FunctionSchema) -> Result<FunctionSchema, SchemaE
 
 /// A schema from a create-collection request, plus the properties it carried (Milvus lets a
 /// client put collection properties in the schema too).
-pub fn schema_from(schema: pb::CollectionSchema) -> Result<(CollectionSchema, Properties), SchemaError> {
+pub fn schema_from(
+    schema: pb::CollectionSchema,
+) -> Result<(CollectionSchema, Properties), SchemaError> {
     #[allow(deprecated)]
     let pb::CollectionSchema {
         name,
@@ -199,21 +220,41 @@ pub fn schema_from(schema: pb::CollectionSchema) -> Result<(CollectionSchema, Pr
         enable_namespace,
     } = schema;
     if !struct_array_fields.is_empty() {
-        return Err(SchemaError::Unsupported { what: "struct array fields".into() });
+        return Err(SchemaError::Unsupported {
+            what: "struct array fields".into(),
+        });
     }
     if !external_source.is_empty() || !external_spec.is_empty() {
-        return Err(SchemaError::Unsupported { what: "external collections".into() });
+        return Err(SchemaError::Unsupported {
+            what: "external collections".into(),
+        });
     }
     if !file_resource_ids.is_empty() {
-        return Err(SchemaError::Unsupported { what: "file resources".into() });
+        return Err(SchemaError::Unsupported {
+            what: "file resources".into(),
+        });
     }
     if enable_namespace {
-        return Err(SchemaError::Unsupported { what: "namespaces".into() });
+        return Err(SchemaError::Unsupported {
+            what: "namespaces".into(),
+        });
     }
-    let fields = fields.into_iter().map(field_from).collect::<Result<Vec<_>, _>>()?;
-    let functions = functions.into_iter().map(function_from).collect::<Result<Vec<_>, _>>()?;
+    let fields = fields
+        .into_iter()
+        .map(field_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let functions = functions
+        .into_iter()
+        .map(function_from)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((
-        CollectionSchema { name, description, fields, functions, enable_dynamic_field },
+        CollectionSchema {
+            name,
+            description,
+            fields,
+            functions,
+            enable_dynamic_field,
+        },
         properties_from(properties),
     ))
 }
@@ -240,7 +281,10 @@ fn field_to(field: &FieldSchema) -> pb::FieldSchema {
 
 fn function_to(schema: &CollectionSchema, function: &FunctionSchema) -> pb::FunctionSchema {
     let ids = |names: &[String]| {
-        names.iter().map(|n| schema.field(n).map(|f| f.field_id).unwrap_or(0)).collect()
+        names
+            .iter()
+            .map(|n| schema.field(n).map(|f| f.field_id).unwrap_or(0))
+            .collect()
     };
     pb::FunctionSchema {
         name: function.name.clone(),
@@ -256,7 +300,11 @@ fn function_to(schema: &CollectionSchema, function: &FunctionSchema) -> pb::Func
 }
 
 /// A stored schema for describe_collection.
-pub fn schema_to(schema: &CollectionSchema, properties: &Properties, db_name: &str) -> pb::CollectionSchema {
+pub fn schema_to(
+    schema: &CollectionSchema,
+    properties: &Properties,
+    db_name: &str,
+) -> pb::CollectionSchema {
     #[allow(deprecated)]
     pb::CollectionSchema {
         name: schema.name.clone(),
@@ -265,7 +313,11 @@ pub fn schema_to(schema: &CollectionSchema, properties: &Properties, db_name: &s
         fields: schema.fields.iter().map(field_to).collect(),
         enable_dynamic_field: schema.enable_dynamic_field,
         properties: properties_to(properties),
-        functions: schema.functions.iter().map(|f| function_to(schema, f)).collect(),
+        functions: schema
+            .functions
+            .iter()
+            .map(|f| function_to(schema, f))
+            .collect(),
         db_name: db_name.to_string(),
         ..Default::default()
     }
