@@ -168,13 +168,10 @@ fn function_from(function: pb::FunctionSchema) -> Result<FunctionSchema, SchemaE
     if name.is_empty() {
         return Err(SchemaError::unexpected("function name cannot be empty"));
     }
-    let function_type =
-        FunctionType::from_code(r#type).ok_or_else(|| SchemaError::Unsupported {
-            what: format!(
-                "function type {code} (function {name}); only BM25 is",
-                code = r#type
-            ),
-        })?;
+    let code = r#type;
+    let function_type = FunctionType::from_code(code).ok_or_else(|| SchemaError::Unsupported {
+        what: format!("function type {code} (function {name}); only BM25 is"),
+    })?;
     if input_field_names.is_empty() {
         return Err(SchemaError::unexpected(format!(
             "function input field names cannot be empty, function: {name}"
