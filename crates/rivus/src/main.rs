@@ -36,6 +36,9 @@ enum Command {
     },
 }
 
+/// How long a shutdown waits for in-flight requests.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn main() -> ExitCode {
     let filter = EnvFilter::try_from_env("RIVUS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -78,9 +81,26 @@ fn serve(data_dir: PathBuf, host: &str, port: u16) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(data_dir = %data_dir.display(), "rivus listening on {local}");
-        rivus_server::serve(engine.clone(), listener, shutdown_signal())
-            .await
-            .map_err(|e| e.to_string())?;
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        let signalled = stop.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            signalled.notify_waiters();
+        });
+        let draining = stop.clone();
+        let server = rivus_server::serve(engine.clone(), listener, async move {
+            draining.notified().await;
+        });
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result.map_err(|e| e.to_string())?,
+            () = async {
+                stop.notified().await;
+                // In-flight requests get this long to finish; clients that keep idle
+                // connections open do not hold the shutdown hostage.
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}; stopping anyway"),
+        }
         tracing::info!("rivus shut down cleanly");
         Ok(())
     })
