@@ -2,8 +2,10 @@
 //!
 //! What it owns today:
 //! - [`DataDirLock`]: the exclusive lock that keeps a second server off a data directory.
-//! - [`ChecksummedFile`]: small files (the catalog) replaced atomically and checked on read:
-//!   write a temporary file, fsync it, rename it over the old one, fsync the directory.
+//! - [`ChecksummedFile`]: small files (the catalog snapshot) replaced atomically and checked on
+//!   read: write a temporary file, fsync it, rename it over the old one, fsync the directory.
+//! - [`RecordLog`]: an append-only log of checksummed records (the catalog's change log), each
+//!   synced before it is acknowledged; recovery drops a torn tail and refuses other damage.
 //!
 //! What it does not do: interpret the bytes it stores. The engine decides what a catalog is;
 //! this crate only guarantees that a reader sees either the old or the new file, whole, and that
@@ -17,8 +19,10 @@ mod checksummed_file;
 mod error;
 mod fsync;
 mod lock;
+mod record_log;
 
 pub use checksummed_file::ChecksummedFile;
 pub use error::{Result, StorageError};
 pub use fsync::sync_dir;
 pub use lock::DataDirLock;
+pub use record_log::{RecordLog, Recovered};

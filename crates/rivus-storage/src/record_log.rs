@@ -1,0 +1,259 @@
+//! An append-only log of checksummed records, each made durable before `append` returns.
+//!
+//! Frame layout (little-endian), documented in `docs/format.md`:
+//!
+//! | offset | size | field                                          |
+//! |--------|------|------------------------------------------------|
+//! | 0      | 4    | payload length `n` (u32)                       |
+//! | 4      | 4    | CRC-32 (IEEE) of the 4 length bytes (u32)      |
+//! | 8      | 4    | CRC-32 (IEEE) of the payload (u32)             |
+//! | 12     | n    | payload                                        |
+//!
+//! Recovery ([`RecordLog::open`]) reads every record in order. A crash can only damage the end
+//! of the file (the record being appended), so these are a torn tail, never acknowledged, and
+//! cut off: an incomplete header, an all-zero remainder, an incomplete payload, or a last
+//! payload that fails its checksum. Anything else (a header failing its own checksum, a payload
+//! failing its checksum with more records after it) is corruption and fails with the file's
+//! path, leaving the file untouched. The length has its own checksum so that a damaged length
+//! can never make acknowledged records after it look like a torn tail.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::{sync_dir, Result, StorageError};
+
+const FRAME_HEADER: usize = 12;
+
+/// An open log, positioned at its end.
+#[derive(Debug)]
+pub struct RecordLog {
+    path: PathBuf,
+    file: File,
+    len_bytes: u64,
+}
+
+/// What [`RecordLog::open`] found.
+#[derive(Debug)]
+pub struct Recovered {
+    pub log: RecordLog,
+    /// Every intact record, in append order.
+    pub records: Vec<Vec<u8>>,
+    /// Bytes cut off the end (a torn last record); 0 after a clean shutdown.
+    pub torn_bytes: u64,
+}
+
+impl RecordLog {
+    /// Opens the log at `path`, creating it (and making its name durable) if missing, and
+    /// recovers its records. A torn tail is truncated and synced before returning.
+    pub fn open(path: &Path) -> Result<Recovered> {
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| StorageError::io(path, e))?;
+        if !existed {
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(dir)?;
+            }
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| StorageError::io(path, e))?;
+        let (records, valid_len) = parse(path, &bytes)?;
+        let torn_bytes = bytes.len() as u64 - valid_len;
+        if torn_bytes > 0 {
+            tracing::warn!(path = %path.display(), torn_bytes, "dropping a torn record at the end of the log");
+            file.set_len(valid_len)
+                .map_err(|e| StorageError::io(path, e))?;
+            file.sync_all().map_err(|e| StorageError::io(path, e))?;
+        }
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| StorageError::io(path, e))?;
+        Ok(Recovered {
+            log: RecordLog {
+                path: path.to_path_buf(),
+                file,
+                len_bytes: valid_len,
+            },
+            records,
+            torn_bytes,
+        })
+    }
+
+    /// Appends one record and syncs it to disk. When this returns `Ok` the record survives a
+    /// crash or power loss. On error the log may end in a torn record, which the next
+    /// [`open`](Self::open) removes; callers must stop appending (see the engine's poisoning).
+    pub fn append(&mut self, payload: &[u8]) -> Result<()> {
+        let len = u32::try_from(payload.len()).map_err(|_| {
+            StorageError::io(
+                &self.path,
+                std::io::Error::new(ErrorKind::InvalidInput, "record larger than 4 GiB"),
+            )
+        })?;
+        let mut frame = Vec::with_capacity(FRAME_HEADER + payload.len());
+        frame.extend_from_slice(&len.to_le_bytes());
+        frame.extend_from_slice(&crc32fast::hash(&len.to_le_bytes()).to_le_bytes());
+        frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        frame.extend_from_slice(payload);
+        self.file
+            .write_all(&frame)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.len_bytes += frame.len() as u64;
+        Ok(())
+    }
+
+    /// Size of the log in bytes.
+    pub fn len_bytes(&self) -> u64 {
+        self.len_bytes
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default(),
+    )
+}
+
+/// Parses frames; returns the records and the length of the intact prefix.
+fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Vec<u8>>, u64)> {
+    let mut records = Vec::new();
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let rest = bytes.get(pos..).unwrap_or_default();
+        if rest.len() < FRAME_HEADER || rest.iter().all(|&b| b == 0) {
+            break; // torn: incomplete header, or space allocated but never written
+        }
+        let len_bytes = rest.get(0..4).unwrap_or_default();
+        if crc32fast::hash(len_bytes) != u32_at(rest, 4) {
+            return Err(StorageError::corrupt(
+                path,
+                format!("record header at byte {pos} fails its checksum"),
+            ));
+        }
+        let len = u32_at(rest, 0) as usize;
+        let Some(payload) = rest.get(FRAME_HEADER..FRAME_HEADER + len) else {
+            break; // torn payload
+        };
+        let end = pos + FRAME_HEADER + len;
+        if crc32fast::hash(payload) != u32_at(rest, 8) {
+            if end == bytes.len() {
+                break; // the last record was being written when the process died
+            }
+            return Err(StorageError::corrupt(
+                path,
+                format!("record at byte {pos} fails its checksum and is followed by more records"),
+            ));
+        }
+        records.push(payload.to_vec());
+        pos = end;
+    }
+    Ok((records, pos as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn write_records(path: &Path, records: &[&[u8]]) -> Vec<u8> {
+        let mut log = RecordLog::open(path).unwrap().log;
+        for r in records {
+            log.append(r).unwrap();
+        }
+        drop(log);
+        fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn records_round_trip_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let bytes = write_records(&path, &[b"one", b"", b"three"]);
+        let rec = RecordLog::open(&path).unwrap();
+        assert_eq!(
+            rec.records,
+            vec![b"one".to_vec(), vec![], b"three".to_vec()]
+        );
+        assert_eq!(rec.torn_bytes, 0);
+        assert_eq!(rec.log.len_bytes(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn every_truncation_of_the_last_record_is_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let full = write_records(&path, &[b"first record", b"second record"]);
+        let first_len = FRAME_HEADER + b"first record".len();
+        for cut in first_len..full.len() {
+            fs::write(&path, &full[..cut]).unwrap();
+            let rec = RecordLog::open(&path).unwrap();
+            assert_eq!(rec.records, vec![b"first record".to_vec()], "cut at {cut}");
+            assert_eq!(rec.torn_bytes, (cut - first_len) as u64);
+            // The tail is gone from disk, and appending continues cleanly.
+            let mut log = rec.log;
+            log.append(b"after").unwrap();
+            drop(log);
+            let again = RecordLog::open(&path).unwrap();
+            assert_eq!(
+                again.records,
+                vec![b"first record".to_vec(), b"after".to_vec()]
+            );
+        }
+    }
+
+    #[test]
+    fn payload_damage_in_the_last_record_is_torn_and_all_other_damage_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let full = write_records(&path, &[b"first record", b"second record"]);
+        let first_len = FRAME_HEADER + b"first record".len();
+        for i in 0..full.len() {
+            let mut bad = full.clone();
+            bad[i] ^= 0x40;
+            fs::write(&path, &bad).unwrap();
+            let result = RecordLog::open(&path);
+            // Damage to the last payload or its checksum looks exactly like a torn write.
+            if i >= first_len + 8 {
+                let rec = result.unwrap();
+                assert_eq!(rec.records, vec![b"first record".to_vec()], "flip at {i}");
+            } else {
+                match result {
+                    Err(StorageError::Corrupt { path: p, .. }) => assert_eq!(p, path),
+                    other => panic!("flip at {i}: expected corruption, got {other:?}"),
+                }
+                assert_eq!(
+                    fs::read(&path).unwrap(),
+                    bad,
+                    "a corrupt log is left untouched"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn zero_filled_tail_is_torn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut bytes = write_records(&path, &[b"kept"]);
+        bytes.extend_from_slice(&[0u8; 100]);
+        fs::write(&path, &bytes).unwrap();
+        let rec = RecordLog::open(&path).unwrap();
+        assert_eq!(rec.records, vec![b"kept".to_vec()]);
+        assert_eq!(rec.torn_bytes, 100);
+    }
+}
