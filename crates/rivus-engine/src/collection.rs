@@ -319,8 +319,8 @@ impl Engine {
                     });
                 }
                 if key == DYNAMIC_FIELD_KEY {
-                    return Err(EngineError::refused(format!(
-                        "cannot delete key {DYNAMIC_FIELD_KEY}"
+                    return Err(EngineError::invalid(format!(
+                        "cannot delete key {DYNAMIC_FIELD_KEY}, dynamic field schema could support set to true/false"
                     )));
                 }
             }

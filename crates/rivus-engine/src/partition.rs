@@ -25,7 +25,7 @@ impl Engine {
                 return Ok(());
             }
             if meta.partitions.len() as i64 >= max {
-                return Err(EngineError::invalid(format!(
+                return Err(EngineError::refused(format!(
                     "partition number ({}) exceeds max configuration ({max}), collection: {}",
                     meta.partitions.len(),
                     meta.name()

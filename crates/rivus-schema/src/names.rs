@@ -156,9 +156,20 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<String> {
             }
         }
         NameKind::Partition => {
+            // `validatePartitionTag`: plain errors, and a digit may start the name.
+            if matches!(violation, Violation::FirstChar)
+                && name.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            {
+                return match check(&format!("_{name}")) {
+                    Ok(()) => Ok(name.to_string()),
+                    Err(_) => Err(SchemaError::unexpected(format!(
+                        "Invalid partition name: {name}. Partition name can only contain numbers, letters and underscores."
+                    ))),
+                };
+            }
             let invalid = format!("Invalid partition name: {name}. ");
-            SchemaError::invalid(match violation {
-                Violation::Empty => "Partition name should not be empty".to_string(),
+            SchemaError::unexpected(match violation {
+                Violation::Empty => format!("{invalid}Partition name should not be empty."),
                 Violation::TooLong => format!(
                     "{invalid}The length of a partition name must be less than {MAX_NAME_LENGTH} characters."
                 ),
@@ -251,7 +262,9 @@ mod tests {
         ));
         assert!(matches!(
             validate_name(NameKind::Partition, "$"),
-            Err(SchemaError::InvalidParameter { .. })
+            Err(SchemaError::Unexpected { .. })
         ));
+        assert_eq!(validate_name(NameKind::Partition, "1abc").unwrap(), "1abc");
+        assert!(validate_name(NameKind::Partition, "1a-c").is_err());
     }
 }

@@ -69,6 +69,7 @@ pub fn validate_new_collection(
     limits: &SchemaLimits,
 ) -> Result<CollectionShape> {
     let mut shape = shape;
+    check_functions(schema)?;
     if shape.shards_num > limits.max_shards {
         return Err(SchemaError::unexpected(format!(
             "maximum shards's number should be limited to {}",
@@ -118,7 +119,6 @@ pub fn validate_new_collection(
             check_max_capacity(&schema.name, field, limits)?;
         }
     }
-    check_functions(schema)?;
     // rootcoord `validateSchema`, after the proxy's checks.
     if schema.name != collection_name.trim() {
         return Err(SchemaError::InvalidParameterExpected {
@@ -394,62 +394,105 @@ fn check_max_capacity(collection: &str, field: &FieldSchema, limits: &SchemaLimi
     Ok(())
 }
 
+/// Milvus 2.6 proxy `validateFunction`: generic checks per function, then BM25's own.
 fn check_functions(schema: &mut CollectionSchema) -> Result<()> {
     let mut names = HashSet::new();
-    let mut outputs: Vec<String> = Vec::new();
+    let mut all_outputs = HashSet::new();
     for function in &schema.functions {
-        if !names.insert(function.name.clone()) {
+        let fname = &function.name;
+        if !names.insert(fname.clone()) {
             return Err(SchemaError::unexpected(format!(
-                "duplicate function name: {}",
-                function.name
+                "duplicate function name: {fname}"
             )));
         }
-        match function.function_type {
-            FunctionType::Bm25 => {
-                let [input] = function.input_field_names.as_slice() else {
-                    return Err(SchemaError::unexpected(format!(
-                        "BM25 function only need 1 input field, but got {}",
-                        function.input_field_names.len()
-                    )));
-                };
-                let [output] = function.output_field_names.as_slice() else {
-                    return Err(SchemaError::unexpected(format!(
-                        "BM25 function only need 1 output field, but got {}",
-                        function.output_field_names.len()
-                    )));
-                };
-                let input_field = schema.field(input).ok_or_else(|| {
-                    SchemaError::unexpected(format!("function input field not found: {input}"))
-                })?;
-                if input_field.data_type != DataType::VarChar {
-                    return Err(SchemaError::unexpected(format!(
-                        "BM25 function input field must be a VARCHAR field, got {} field with type {}",
-                        input_field.data_type.code(),
-                        input_field.data_type.milvus_name()
-                    )));
-                }
-                if input_field.type_params.get("enable_analyzer") != Some("true") {
-                    return Err(SchemaError::unexpected(
-                        "BM25 function input field must set enable_analyzer to true",
-                    ));
-                }
-                let output_field = schema.field(output).ok_or_else(|| {
-                    SchemaError::unexpected(format!("function output field not found: {output}"))
-                })?;
-                if output_field.data_type != DataType::SparseFloatVector {
-                    return Err(SchemaError::unexpected(format!(
-                        "BM25 function output field must be a SparseFloatVector field, but got {}",
-                        output_field.data_type.milvus_name()
-                    )));
-                }
-                outputs.push(output.clone());
+        let mut inputs = HashSet::new();
+        for input in &function.input_field_names {
+            if !inputs.insert(input) {
+                return Err(SchemaError::unexpected(format!(
+                    "each function input field should be used exactly once in the same function, function: {fname}, input field: {input}"
+                )));
             }
+            let field = schema.field(input).ok_or_else(|| {
+                SchemaError::unexpected(format!("function input field not found: {input}"))
+            })?;
+            if field.nullable {
+                return Err(SchemaError::unexpected(format!(
+                    "function input field cannot be nullable: function {fname}, field {input}"
+                )));
+            }
+        }
+        for output in &function.output_field_names {
+            let field = schema.field(output).ok_or_else(|| {
+                SchemaError::unexpected(format!("function output field not found: {output}"))
+            })?;
+            if inputs.contains(output) {
+                return Err(SchemaError::unexpected(format!(
+                    "a single field cannot be both input and output in the same function, function: {fname}, field: {output}"
+                )));
+            }
+            if field.is_primary_key {
+                return Err(SchemaError::unexpected(format!(
+                    "function output field cannot be primary key: function {fname}, field {output}"
+                )));
+            }
+            if field.is_partition_key || field.is_clustering_key {
+                return Err(SchemaError::unexpected(format!(
+                    "function output field cannot be partition key or clustering key: function {fname}, field {output}"
+                )));
+            }
+            if field.nullable {
+                return Err(SchemaError::unexpected(format!(
+                    "function output field cannot be nullable: function {fname}, field {output}"
+                )));
+            }
+            if !all_outputs.insert(output.clone()) {
+                return Err(SchemaError::unexpected(format!(
+                    "duplicate function output field: function {fname}, field {output}"
+                )));
+            }
+        }
+        match function.function_type {
+            FunctionType::Bm25 => check_bm25(schema, function)?,
         }
     }
     for field in &mut schema.fields {
-        if outputs.contains(&field.name) {
+        if all_outputs.contains(&field.name) {
             field.is_function_output = true;
         }
+    }
+    Ok(())
+}
+
+fn check_bm25(schema: &CollectionSchema, function: &crate::FunctionSchema) -> Result<()> {
+    if !function.params.is_empty() {
+        return Err(SchemaError::unexpected("BM25 function accepts no params"));
+    }
+    let inputs = &function.input_field_names;
+    let first = inputs.first().and_then(|n| schema.field(n));
+    if inputs.len() != 1 || first.is_none_or(|f| f.data_type != DataType::VarChar) {
+        return Err(SchemaError::unexpected(format!(
+            "BM25 function input field must be a VARCHAR field, got {} field with type {}",
+            inputs.len(),
+            first.map(|f| f.data_type.milvus_name()).unwrap_or("None")
+        )));
+    }
+    if first.and_then(|f| f.type_params.get("enable_analyzer")) != Some("true") {
+        return Err(SchemaError::unexpected(
+            "BM25 function input field must set enable_analyzer to true",
+        ));
+    }
+    let [output] = function.output_field_names.as_slice() else {
+        return Err(SchemaError::unexpected(format!(
+            "BM25 function only need 1 output field, but got {}",
+            function.output_field_names.len()
+        )));
+    };
+    let output_type = schema.field(output).map(|f| f.data_type);
+    if output_type != Some(DataType::SparseFloatVector) {
+        return Err(SchemaError::unexpected(format!(
+            "BM25 function output field must be a SparseFloatVector field, but got {}",
+            output_type.map(DataType::milvus_name).unwrap_or("None")
+        )));
     }
     Ok(())
 }
