@@ -12,8 +12,31 @@
 
 use rivus_schema::{validate_name, NameKind};
 
+use crate::catalog::DatabaseMeta;
 use crate::database::{database, database_mut};
 use crate::{Engine, EngineError, Result};
+
+/// The checks create_alias and alter_alias share, in Milvus's order: the alias must not be a
+/// collection's name (1601), the target must be a collection name (100; `missing` words the
+/// error as each RPC does). Returns the target's id.
+fn alias_target(
+    db_meta: &DatabaseMeta,
+    alias: &str,
+    collection: &str,
+    missing: impl FnOnce() -> EngineError,
+) -> Result<i64> {
+    if db_meta.collections.contains_key(alias) {
+        return Err(EngineError::AliasCollectionNameConflict {
+            database: db_meta.name.clone(),
+            alias: alias.to_string(),
+        });
+    }
+    db_meta
+        .collections
+        .get(collection)
+        .map(|c| c.id)
+        .ok_or_else(missing)
+}
 
 impl Engine {
     /// Creates `alias` for `collection`. Re-creating an alias for the same collection
@@ -23,16 +46,9 @@ impl Engine {
         let collection = validate_name(NameKind::Collection, collection)?;
         self.catalog().mutate(|state| {
             let db_meta = database_mut(state, db)?;
-            if db_meta.collections.contains_key(&alias) {
-                return Err(EngineError::AliasCollectionNameConflict {
-                    database: db.to_string(),
-                    alias,
-                });
-            }
-            let Some(target) = db_meta.collections.get(&collection) else {
-                return Err(EngineError::collection_not_found_in(db, collection));
-            };
-            let target_id = target.id;
+            let target_id = alias_target(db_meta, &alias, &collection, || {
+                EngineError::collection_not_found_in(db, collection.clone())
+            })?;
             if let Some(&current) = db_meta.aliases.get(&alias) {
                 if current == target_id {
                     return Ok(());
@@ -58,16 +74,9 @@ impl Engine {
         let collection = validate_name(NameKind::Collection, collection)?;
         self.catalog().mutate(|state| {
             let db_meta = database_mut(state, db)?;
-            if db_meta.collections.contains_key(&alias) {
-                return Err(EngineError::AliasCollectionNameConflict {
-                    database: db.to_string(),
-                    alias,
-                });
-            }
-            let Some(target) = db_meta.collections.get(&collection) else {
-                return Err(EngineError::collection_not_found(collection));
-            };
-            let target_id = target.id;
+            let target_id = alias_target(db_meta, &alias, &collection, || {
+                EngineError::collection_not_found(collection.clone())
+            })?;
             let Some(slot) = db_meta.aliases.get_mut(&alias) else {
                 return Err(EngineError::AliasNotFound {
                     database: db.to_string(),
