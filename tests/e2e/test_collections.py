@@ -1,34 +1,11 @@
 """Collections: quick setup, describe, has/list/drop/rename, stats, properties, load state and
 name rules, checked against Milvus 2.5/2.6's codes and messages (milvus-semantics notes §3, §5)."""
 
-from contextlib import contextmanager
 
 import pytest
 from pymilvus import DataType, MilvusException
 from pymilvus.client.types import LoadState
-
-
-@contextmanager
-def milvus_error(code, message=None, contains=()):
-    """Expects a MilvusException with `code`; `message` is the full text, `contains` substrings."""
-    with pytest.raises(MilvusException) as info:
-        yield info
-    err = info.value
-    assert err.code == code, f"code {err.code} != {code}: {err.message!r}"
-    if message is not None:
-        assert err.message == message
-    for part in (contains,) if isinstance(contains, str) else contains:
-        assert part in err.message, f"{part!r} not in {err.message!r}"
-
-
-@contextmanager
-def milvus_error_any(*variants):
-    """Expects a MilvusException matching one (code, full message) variant: Milvus 2.5 and the
-    2.6.x releases word some errors differently, and any of them is faithful."""
-    with pytest.raises(MilvusException) as info:
-        yield info
-    got = (info.value.code, info.value.message)
-    assert got in variants, f"{got!r} is none of {variants!r}"
+from milvus_errors import milvus_error, milvus_error_any
 
 
 def not_found(name, db="default"):

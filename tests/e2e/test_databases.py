@@ -2,23 +2,10 @@
 switching with use_database, checked against Milvus 2.5/2.6's codes and messages
 (milvus-semantics notes §2)."""
 
-from contextlib import contextmanager
 
 import pytest
 from pymilvus import MilvusClient, MilvusException
-
-
-@contextmanager
-def milvus_error(code, message=None, contains=()):
-    """Expects a MilvusException with `code`; `message` is the full text, `contains` substrings."""
-    with pytest.raises(MilvusException) as info:
-        yield info
-    err = info.value
-    assert err.code == code, f"code {err.code} != {code}: {err.message!r}"
-    if message is not None:
-        assert err.message == message
-    for part in (contains,) if isinstance(contains, str) else contains:
-        assert part in err.message, f"{part!r} not in {err.message!r}"
+from milvus_errors import milvus_error
 
 
 def _vec_collection(client, name):

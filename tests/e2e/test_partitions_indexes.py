@@ -2,24 +2,11 @@
 (milvus-semantics notes §5; partition rules from Milvus 2.5/2.6 proxy task.go / util.go
 validatePartitionTag and rootcoord create/drop partition tasks)."""
 
-from contextlib import contextmanager
 
 import pytest
 from pymilvus import DataType, MilvusException
 from pymilvus.client.types import LoadState
-
-
-@contextmanager
-def milvus_error(code, message=None, contains=()):
-    """Expects a MilvusException with `code`; `message` is the full text, `contains` substrings."""
-    with pytest.raises(MilvusException) as info:
-        yield info
-    err = info.value
-    assert err.code == code, f"code {err.code} != {code}: {err.message!r}"
-    if message is not None:
-        assert err.message == message
-    for part in (contains,) if isinstance(contains, str) else contains:
-        assert part in err.message, f"{part!r} not in {err.message!r}"
+from milvus_errors import milvus_error
 
 
 def plain_collection(client, name="c"):

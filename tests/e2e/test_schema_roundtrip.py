@@ -7,26 +7,13 @@ over gRPC with hand-built protobufs, because pymilvus refuses many bad schemas o
 before the server ever sees them.
 """
 
-from contextlib import contextmanager
 
 import grpc
 import pytest
 from pymilvus import DataType, Function, FunctionType, MilvusException
 from pymilvus.client.utils import check_status
 from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc, schema_pb2
-
-
-@contextmanager
-def milvus_error(code, message=None, contains=()):
-    """Expects a MilvusException with `code`; `message` is the full text, `contains` substrings."""
-    with pytest.raises(MilvusException) as info:
-        yield info
-    err = info.value
-    assert err.code == code, f"code {err.code} != {code}: {err.message!r}"
-    if message is not None:
-        assert err.message == message
-    for part in (contains,) if isinstance(contains, str) else contains:
-        assert part in err.message, f"{part!r} not in {err.message!r}"
+from milvus_errors import milvus_error
 
 
 def default_of(field):
