@@ -596,3 +596,102 @@ fn check_int_range(data_type: DataType, v: i64) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FieldSchema;
+
+    fn pk() -> FieldSchema {
+        let mut f = FieldSchema::new("id", DataType::Int64);
+        f.is_primary_key = true;
+        f
+    }
+
+    fn vector(dim: &str) -> FieldSchema {
+        FieldSchema::new("v", DataType::FloatVector).with_param("dim", dim)
+    }
+
+    fn schema(fields: Vec<FieldSchema>) -> CollectionSchema {
+        CollectionSchema {
+            name: "c".into(),
+            description: String::new(),
+            fields,
+            functions: vec![],
+            enable_dynamic_field: false,
+        }
+    }
+
+    fn check(fields: Vec<FieldSchema>) -> Result<(CollectionSchema, CollectionShape)> {
+        let mut s = schema(fields);
+        let shape = validate_new_collection(
+            "c",
+            &mut s,
+            CollectionShape {
+                shards_num: 1,
+                num_partitions: 0,
+            },
+            &SchemaLimits::default(),
+        )?;
+        Ok((s, shape))
+    }
+
+    fn message(fields: Vec<FieldSchema>) -> String {
+        check(fields).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn valid_schema_gets_field_ids_from_100() {
+        let (s, shape) = check(vec![pk(), vector("8")]).unwrap();
+        assert_eq!(
+            s.fields.iter().map(|f| f.field_id).collect::<Vec<_>>(),
+            vec![100, 101]
+        );
+        assert_eq!(shape.num_partitions, 0);
+    }
+
+    #[test]
+    fn structural_errors_use_milvus_texts() {
+        assert_eq!(
+            message(vec![pk()]),
+            "schema does not contain vector field: invalid parameter"
+        );
+        assert_eq!(
+            message(vec![FieldSchema::new("id", DataType::Int64), vector("8")]),
+            "primary key is not specified"
+        );
+        assert_eq!(
+            message(vec![pk(), vector("1")]),
+            "invalid dimension: 1. should be in range 2 ~ 32768"
+        );
+        assert_eq!(
+            message(vec![pk(), vector("32769")]),
+            "invalid dimension: 32769 of field v. float vector dimension should be in range 2 ~ 32768"
+        );
+        let varchar = FieldSchema::new("s", DataType::VarChar).with_param("max_length", 65536);
+        assert_eq!(
+            message(vec![pk(), vector("8"), varchar]),
+            "the maximum length specified for a VarChar field(s) should be in (0, 65535], but got 65536 instead: invalid parameter"
+        );
+    }
+
+    #[test]
+    fn integer_defaults_arrive_as_long_and_are_range_checked() {
+        let mut small = FieldSchema::new("small", DataType::Int8);
+        small.default_value = Some(ScalarValue::Long(127));
+        assert!(check(vec![pk(), vector("8"), small.clone()]).is_ok());
+        small.default_value = Some(ScalarValue::Long(128));
+        assert_eq!(
+            message(vec![pk(), vector("8"), small]),
+            "default value out of range: invalid parameter[128 out of range -128 <= value <= 127]"
+        );
+    }
+
+    #[test]
+    fn partition_key_defaults_to_16_partitions() {
+        let mut key = FieldSchema::new("k", DataType::VarChar).with_param("max_length", 16);
+        key.is_partition_key = true;
+        let (_, shape) = check(vec![pk(), vector("8"), key]).unwrap();
+        assert_eq!(shape.num_partitions, 16);
+    }
+}
