@@ -3,11 +3,14 @@
 //! - [`DataType`], [`FieldSchema`], [`CollectionSchema`], [`FunctionSchema`]: collections as
 //!   Milvus defines them, with Milvus's enum numbers.
 //! - [`ScalarValue`]: field default values; [`Properties`]: ordered key/value settings.
+//! - [`Column`], [`ColumnSource`], [`Bitmap`]: field values for a run of rows, and row sets.
 //! - [`validate_name`] and [`validate_new_collection`]: Milvus's rules and messages for names
 //!   and schemas.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod bitmap;
 mod collection;
+mod column;
 mod data_type;
 mod error;
 pub mod field;
@@ -17,7 +20,9 @@ mod properties;
 mod validate;
 mod value;
 
+pub use bitmap::Bitmap;
 pub use collection::CollectionSchema;
+pub use column::{Column, ColumnBatch, ColumnData, ColumnSource};
 pub use data_type::DataType;
 pub use error::{Result, SchemaError};
 pub use field::FieldSchema;
