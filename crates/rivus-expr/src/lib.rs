@@ -10,11 +10,16 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ast;
+mod binder;
 mod error;
+mod eval;
 pub mod lexer;
 pub mod parser;
+pub mod plan;
 mod span;
 
+pub use binder::{bind, Templates, META};
 pub use error::{ExprError, Result};
+pub use eval::{evaluate, like};
 pub use parser::parse;
 pub use span::Span;

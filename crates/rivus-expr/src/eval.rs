@@ -1,0 +1,492 @@
+//! Evaluation of a bound [`Predicate`] over a [`ColumnSource`] into a row [`Bitmap`].
+//!
+//! Logic is three-valued, as in SQL and Milvus: a comparison on a null value is unknown,
+//! `not unknown` is unknown, `false and unknown` is false, `true or unknown` is true, and only
+//! rows that are known true match. Each predicate produces a pair of bitmaps (`value`,
+//! `known`) for the whole run of rows, column by column; plain numeric and string comparisons
+//! run as tight loops over the typed column, the rest (JSON paths, arithmetic, arrays) reads
+//! each row's value.
+
+// Row values of mismatched kinds compare as false: `_` arms are that rule.
+#![allow(clippy::wildcard_enum_match_arm)]
+
+use std::cmp::Ordering;
+
+use rivus_schema::{Bitmap, Column, ColumnData, ColumnSource, ScalarValue};
+use serde_json::Value as Json;
+
+use crate::ast::PathStep;
+use crate::plan::{ArithOp, CmpOp, ContainsMode, Literal, Operand, Predicate};
+
+/// Rows where `predicate` is true. A column the source lacks reads as all null.
+pub fn evaluate(predicate: &Predicate, source: &dyn ColumnSource) -> Bitmap {
+    let mut truth = eval(predicate, source);
+    truth.value.and(&truth.known);
+    truth.value
+}
+
+/// A three-valued result per row: `known` rows have `value`; others are unknown.
+struct Truth {
+    value: Bitmap,
+    known: Bitmap,
+}
+
+impl Truth {
+    fn constant(n: usize, b: bool) -> Truth {
+        Truth {
+            value: if b { Bitmap::ones(n) } else { Bitmap::zeros(n) },
+            known: Bitmap::ones(n),
+        }
+    }
+}
+
+/// One row's value of an operand.
+#[derive(Debug, Clone, Copy)]
+enum RowValue<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    Json(&'a Json),
+    Array(&'a [ScalarValue]),
+}
+
+fn scalar(v: &ScalarValue) -> RowValue<'_> {
+    match v {
+        ScalarValue::Bool(b) => RowValue::Bool(*b),
+        ScalarValue::Int(i) => RowValue::Int(i64::from(*i)),
+        ScalarValue::Long(i) => RowValue::Int(*i),
+        ScalarValue::Float(f) => RowValue::Float(f64::from(*f)),
+        ScalarValue::Double(f) => RowValue::Float(*f),
+        ScalarValue::String(s) => RowValue::Str(s),
+        ScalarValue::Bytes(_) => RowValue::Null,
+    }
+}
+
+fn json_value(v: &Json) -> RowValue<'_> {
+    match v {
+        Json::Null => RowValue::Null,
+        Json::Bool(b) => RowValue::Bool(*b),
+        Json::Number(n) => n
+            .as_i64()
+            .map(RowValue::Int)
+            .or_else(|| n.as_f64().map(RowValue::Float))
+            .unwrap_or(RowValue::Null),
+        Json::String(s) => RowValue::Str(s),
+        Json::Array(_) | Json::Object(_) => RowValue::Json(v),
+    }
+}
+
+fn json_path<'a>(mut v: &'a Json, path: &[PathStep]) -> Option<&'a Json> {
+    for step in path {
+        v = match (step, v) {
+            (PathStep::Key(k), Json::Object(map)) => map.get(k)?,
+            (PathStep::Index(i), Json::Array(items)) => items.get(usize::try_from(*i).ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// The raw value of `operand` at row `i` (before arithmetic), `Null` when absent.
+fn raw<'a>(column: Option<&'a Column>, operand: &Operand, i: usize) -> RowValue<'a> {
+    let Some(column) = column else {
+        return RowValue::Null;
+    };
+    if !column.is_valid(i) {
+        return RowValue::Null;
+    }
+    let data = &column.data;
+    match data {
+        ColumnData::Bool(v) => v.get(i).map_or(RowValue::Null, |b| RowValue::Bool(*b)),
+        ColumnData::Int8(v) => v
+            .get(i)
+            .map_or(RowValue::Null, |x| RowValue::Int(i64::from(*x))),
+        ColumnData::Int16(v) => v
+            .get(i)
+            .map_or(RowValue::Null, |x| RowValue::Int(i64::from(*x))),
+        ColumnData::Int32(v) => v
+            .get(i)
+            .map_or(RowValue::Null, |x| RowValue::Int(i64::from(*x))),
+        ColumnData::Int64(v) => v.get(i).map_or(RowValue::Null, |x| RowValue::Int(*x)),
+        ColumnData::Float(v) => v
+            .get(i)
+            .map_or(RowValue::Null, |x| RowValue::Float(f64::from(*x))),
+        ColumnData::Double(v) => v.get(i).map_or(RowValue::Null, |x| RowValue::Float(*x)),
+        ColumnData::VarChar(v) => v.get(i).map_or(RowValue::Null, |s| RowValue::Str(s)),
+        ColumnData::Json(v) => match v.get(i).and_then(|doc| json_path(doc, &operand.path)) {
+            Some(found) => json_value(found),
+            None => RowValue::Null,
+        },
+        ColumnData::Array(v) => match (v.get(i), operand.path.first()) {
+            (Some(items), Some(PathStep::Index(idx))) => usize::try_from(*idx)
+                .ok()
+                .and_then(|k| items.get(k))
+                .map_or(RowValue::Null, scalar),
+            (Some(items), _) => RowValue::Array(items),
+            (None, _) => RowValue::Null,
+        },
+    }
+}
+
+/// The value of `operand` at row `i`, arithmetic applied.
+fn value<'a>(column: Option<&'a Column>, operand: &Operand, i: usize) -> RowValue<'a> {
+    let mut v = raw(column, operand, i);
+    for (op, lit) in &operand.arith {
+        v = match (v, lit) {
+            (RowValue::Int(a), Literal::Int(b)) => match op {
+                ArithOp::Add => a.checked_add(*b).map_or(RowValue::Null, RowValue::Int),
+                ArithOp::Sub => a.checked_sub(*b).map_or(RowValue::Null, RowValue::Int),
+                ArithOp::Mul => a.checked_mul(*b).map_or(RowValue::Null, RowValue::Int),
+                ArithOp::Div => a.checked_div(*b).map_or(RowValue::Null, RowValue::Int),
+                ArithOp::Mod => a.checked_rem(*b).map_or(RowValue::Null, RowValue::Int),
+            },
+            (RowValue::Int(_) | RowValue::Float(_), _) => {
+                let a = match v {
+                    RowValue::Int(a) => a as f64,
+                    RowValue::Float(a) => a,
+                    _ => 0.0,
+                };
+                let b = lit.as_f64().unwrap_or(f64::NAN);
+                RowValue::Float(match op {
+                    ArithOp::Add => a + b,
+                    ArithOp::Sub => a - b,
+                    ArithOp::Mul => a * b,
+                    ArithOp::Div => a / b,
+                    ArithOp::Mod => a % b,
+                })
+            }
+            _ => RowValue::Null,
+        };
+    }
+    v
+}
+
+/// Orders a row value against a literal; `None` when they cannot be ordered (null, mixed
+/// types), which the caller treats as unknown (null) or false (type mismatch in JSON).
+fn order(v: RowValue<'_>, lit: &Literal) -> Option<Ordering> {
+    match (v, lit) {
+        (RowValue::Int(a), Literal::Int(b)) => Some(a.cmp(b)),
+        (RowValue::Int(a), Literal::Float(b)) => (a as f64).partial_cmp(b),
+        (RowValue::Float(a), Literal::Int(b)) => a.partial_cmp(&(*b as f64)),
+        (RowValue::Float(a), Literal::Float(b)) => a.partial_cmp(b),
+        (RowValue::Str(a), Literal::Str(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+        (RowValue::Bool(a), Literal::Bool(b)) => Some(a.cmp(b)),
+        _ => None,
+    }
+}
+
+/// Three-valued comparison: `None` for null operands; a type mismatch is false.
+fn compare(v: RowValue<'_>, op: CmpOp, lit: &Literal) -> Option<bool> {
+    if matches!(v, RowValue::Null) {
+        return None;
+    }
+    Some(order(v, lit).is_some_and(|o| op.holds(o)))
+}
+
+fn equals(v: RowValue<'_>, lit: &Literal) -> bool {
+    order(v, lit) == Some(Ordering::Equal)
+}
+
+/// Evaluates `f` per row into a truth pair.
+fn per_row(n: usize, mut f: impl FnMut(usize) -> Option<bool>) -> Truth {
+    let mut value = Bitmap::zeros(n);
+    let mut known = Bitmap::zeros(n);
+    for i in 0..n {
+        if let Some(b) = f(i) {
+            known.set(i, true);
+            value.set(i, b);
+        }
+    }
+    Truth { value, known }
+}
+
+fn known_of(column: Option<&Column>, n: usize) -> Bitmap {
+    match column {
+        None => Bitmap::zeros(n),
+        Some(c) => c.valid.clone().unwrap_or_else(|| Bitmap::ones(n)),
+    }
+}
+
+/// Tight loops for `field op literal` on plain typed columns.
+fn compare_fast(column: &Column, op: CmpOp, lit: &Literal, n: usize) -> Option<Truth> {
+    macro_rules! ints {
+        ($v:expr) => {{
+            let v = $v;
+            match lit {
+                Literal::Int(x) => Bitmap::from_fn(n, |i| op.holds(i64::from(v[i]).cmp(x))),
+                Literal::Float(x) => Bitmap::from_fn(n, |i| {
+                    (v[i] as f64).partial_cmp(x).is_some_and(|o| op.holds(o))
+                }),
+                _ => return None,
+            }
+        }};
+    }
+    let value = match &column.data {
+        ColumnData::Int8(v) => ints!(v),
+        ColumnData::Int16(v) => ints!(v),
+        ColumnData::Int32(v) => ints!(v),
+        ColumnData::Int64(v) => ints!(v),
+        ColumnData::Float(v) => {
+            let x = lit.as_f64()?;
+            Bitmap::from_fn(n, |i| {
+                f64::from(v[i]).partial_cmp(&x).is_some_and(|o| op.holds(o))
+            })
+        }
+        ColumnData::Double(v) => {
+            let x = lit.as_f64()?;
+            Bitmap::from_fn(n, |i| v[i].partial_cmp(&x).is_some_and(|o| op.holds(o)))
+        }
+        ColumnData::VarChar(v) => {
+            let Literal::Str(x) = lit else { return None };
+            Bitmap::from_fn(n, |i| op.holds(v[i].as_bytes().cmp(x.as_bytes())))
+        }
+        ColumnData::Bool(_) | ColumnData::Json(_) | ColumnData::Array(_) => return None,
+    };
+    Some(Truth {
+        value,
+        known: known_of(Some(column), n),
+    })
+}
+
+/// Matches a Milvus LIKE pattern: `%` any run, `_` one character, `\%`/`\_` literal.
+pub fn like(text: &str, pattern: &str) -> bool {
+    #[derive(Clone, Copy, PartialEq)]
+    enum P {
+        Any,
+        One,
+        Char(char),
+    }
+    let mut parts = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        parts.push(match c {
+            '\\' if matches!(chars.peek(), Some('%' | '_' | '\\')) => {
+                P::Char(chars.next().unwrap_or('\\'))
+            }
+            '%' => P::Any,
+            '_' => P::One,
+            other => P::Char(other),
+        });
+    }
+    let text: Vec<char> = text.chars().collect();
+    // Iterative wildcard matching with one backtrack point (linear in practice).
+    let (mut t, mut p) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match parts.get(p) {
+            Some(P::Char(c)) if *c == text[t] => {
+                t += 1;
+                p += 1;
+            }
+            Some(P::One) => {
+                t += 1;
+                p += 1;
+            }
+            Some(P::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    parts[p..].iter().all(|x| *x == P::Any)
+}
+
+fn contains(items: &[RowValue<'_>], values: &[Literal], mode: ContainsMode) -> bool {
+    let has = |lit: &Literal| items.iter().any(|v| equals(*v, lit));
+    match mode {
+        ContainsMode::One | ContainsMode::Any => values.iter().any(has),
+        ContainsMode::All => values.iter().all(has),
+    }
+}
+
+fn elements(v: RowValue<'_>) -> Option<Vec<RowValue<'_>>> {
+    match v {
+        RowValue::Array(items) => Some(items.iter().map(scalar).collect()),
+        RowValue::Json(Json::Array(items)) => Some(items.iter().map(json_value).collect()),
+        _ => None,
+    }
+}
+
+fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
+    let n = source.num_rows();
+    let col = |o: &Operand| source.column(&o.field);
+    match predicate {
+        Predicate::Const(b) => Truth::constant(n, *b),
+        Predicate::Truthy(o) => {
+            let c = col(o);
+            per_row(n, |i| match value(c, o, i) {
+                RowValue::Null => None,
+                RowValue::Bool(b) => Some(b),
+                _ => Some(false),
+            })
+        }
+        Predicate::Compare { lhs, op, rhs } => {
+            let c = col(lhs);
+            if let (Some(column), true, true) = (c, lhs.path.is_empty(), lhs.arith.is_empty()) {
+                if let Some(t) = compare_fast(column, *op, rhs, n) {
+                    return t;
+                }
+            }
+            per_row(n, |i| compare(value(c, lhs, i), *op, rhs))
+        }
+        Predicate::CompareFields { lhs, op, rhs } => {
+            let (a, b) = (col(lhs), col(rhs));
+            per_row(n, |i| {
+                let (x, y) = (value(a, lhs, i), value(b, rhs, i));
+                let lit = match y {
+                    RowValue::Null => return None,
+                    RowValue::Int(v) => Literal::Int(v),
+                    RowValue::Float(v) => Literal::Float(v),
+                    RowValue::Bool(v) => Literal::Bool(v),
+                    RowValue::Str(s) => Literal::Str(s.to_string()),
+                    RowValue::Json(_) | RowValue::Array(_) => return Some(false),
+                };
+                compare(x, *op, &lit)
+            })
+        }
+        Predicate::Range {
+            operand,
+            lower,
+            lower_inclusive,
+            upper,
+            upper_inclusive,
+        } => {
+            let c = col(operand);
+            let lo = if *lower_inclusive {
+                CmpOp::Ge
+            } else {
+                CmpOp::Gt
+            };
+            let hi = if *upper_inclusive {
+                CmpOp::Le
+            } else {
+                CmpOp::Lt
+            };
+            per_row(n, |i| {
+                let v = value(c, operand, i);
+                Some(compare(v, lo, lower)? && compare(v, hi, upper)?)
+            })
+        }
+        Predicate::In {
+            operand,
+            values,
+            negated,
+        } => {
+            let c = col(operand);
+            per_row(n, |i| {
+                let v = value(c, operand, i);
+                if matches!(v, RowValue::Null) {
+                    return None;
+                }
+                Some(values.iter().any(|lit| equals(v, lit)) != *negated)
+            })
+        }
+        Predicate::Like { operand, pattern } => {
+            let c = col(operand);
+            per_row(n, |i| match value(c, operand, i) {
+                RowValue::Null => None,
+                RowValue::Str(s) => Some(like(s, pattern)),
+                _ => Some(false),
+            })
+        }
+        Predicate::IsNull { operand, negated } => {
+            let c = col(operand);
+            let nulls = Bitmap::from_fn(n, |i| matches!(raw(c, operand, i), RowValue::Null));
+            let mut value = nulls;
+            if *negated {
+                value.not();
+            }
+            Truth {
+                value,
+                known: Bitmap::ones(n),
+            }
+        }
+        Predicate::Exists(operand) => {
+            let c = col(operand);
+            let value = Bitmap::from_fn(n, |i| match c.map(|c| (&c.data, c.is_valid(i))) {
+                Some((ColumnData::Json(docs), true)) => docs
+                    .get(i)
+                    .and_then(|d| json_path(d, &operand.path))
+                    .is_some(),
+                _ => false,
+            });
+            Truth {
+                value,
+                known: Bitmap::ones(n),
+            }
+        }
+        Predicate::Contains {
+            operand,
+            values,
+            mode,
+        } => {
+            let c = col(operand);
+            per_row(n, |i| {
+                let v = value(c, operand, i);
+                if matches!(v, RowValue::Null) {
+                    return None;
+                }
+                Some(elements(v).is_some_and(|items| contains(&items, values, *mode)))
+            })
+        }
+        Predicate::ArrayLength {
+            operand,
+            op,
+            value: len,
+        } => {
+            let c = col(operand);
+            per_row(n, |i| {
+                let v = value(c, operand, i);
+                if matches!(v, RowValue::Null) {
+                    return None;
+                }
+                Some(elements(v).is_some_and(|items| op.holds((items.len() as i64).cmp(len))))
+            })
+        }
+        Predicate::And(parts) => {
+            let mut acc = Truth::constant(n, true);
+            for p in parts {
+                let t = eval(p, source);
+                // false wins over unknown: known = (k1 & k2) | known-false of either.
+                let mut false_a = acc.known.clone();
+                false_a.and_not(&acc.value);
+                let mut false_b = t.known.clone();
+                false_b.and_not(&t.value);
+                acc.known.and(&t.known);
+                acc.known.or(&false_a);
+                acc.known.or(&false_b);
+                acc.value.and(&t.value);
+                acc.value.and(&acc.known);
+            }
+            acc
+        }
+        Predicate::Or(parts) => {
+            let mut acc = Truth::constant(n, false);
+            for p in parts {
+                let mut t = eval(p, source);
+                t.value.and(&t.known);
+                acc.value.and(&acc.known);
+                acc.known.and(&t.known);
+                acc.value.or(&t.value);
+                acc.known.or(&acc.value);
+            }
+            acc
+        }
+        Predicate::Not(inner) => {
+            let mut t = eval(inner, source);
+            t.value.not();
+            t.value.and(&t.known);
+            t
+        }
+    }
+}
