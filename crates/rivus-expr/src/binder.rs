@@ -266,12 +266,14 @@ impl Binder<'_> {
             )),
             ExprKind::Template(name) => match self.templates.get(name) {
                 Some(lit) => Bound::Const(lit.clone()),
-                None => return err(
-                    format!(
+                None => {
+                    return err(
+                        format!(
                         "the value of expression template variable name {{{name}}} is not found"
                     ),
-                    span,
-                ),
+                        span,
+                    )
+                }
             },
             ExprKind::Field(field) => Bound::Value(self.field(field)?),
             ExprKind::Unary { op, expr: inner } => self.unary(*op, inner, span)?,
