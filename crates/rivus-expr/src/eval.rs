@@ -1,11 +1,15 @@
 //! Evaluation of a bound [`Predicate`] over a [`ColumnSource`] into a row [`Bitmap`].
 //!
-//! Logic is three-valued, as in SQL and Milvus: a comparison on a null value is unknown,
-//! `not unknown` is unknown, `false and unknown` is false, `true or unknown` is true, and only
-//! rows that are known true match. Each predicate produces a pair of bitmaps (`value`,
-//! `known`) for the whole run of rows, column by column; plain numeric and string comparisons
-//! run as tight loops over the typed column, the rest (JSON paths, arithmetic, arrays) reads
-//! each row's value.
+//! Null handling follows Milvus's segcore, which is not SQL's three-valued logic: every
+//! predicate yields a `value` bit and a `valid` bit per row. A comparison on a null value is
+//! `value = false, valid = false`; `not` flips the value and masks it with validity (so
+//! `not (x > 5)` is false for a null `x`); `and`/`or` combine the values and OR the validity
+//! bits (so `not (a > 5 or b > 5)` is true for a null `a` and `b = 1`, where SQL would drop the
+//! row). Rows whose final value is set match. JSON paths: a missing key or a type mismatch is
+//! false for every operator but `!=`, which is true. An array index past the end is false.
+//!
+//! Plain numeric and string comparisons, ranges and `in` run as tight loops over the typed
+//! column; the rest (JSON paths, arithmetic, arrays) reads each row's value.
 
 // Row values of mismatched kinds compare as false: `_` arms are that rule.
 #![allow(clippy::wildcard_enum_match_arm)]
@@ -20,12 +24,11 @@ use crate::plan::{ArithOp, CmpOp, ContainsMode, Literal, Operand, Predicate};
 
 /// Rows where `predicate` is true. A column the source lacks reads as all null.
 pub fn evaluate(predicate: &Predicate, source: &dyn ColumnSource) -> Bitmap {
-    let mut truth = eval(predicate, source);
-    truth.value.and(&truth.known);
-    truth.value
+    eval(predicate, source).value
 }
 
-/// A three-valued result per row: `known` rows have `value`; others are unknown.
+/// A result per row: `value` (always false where the input was null) and `known` (Milvus's
+/// valid bit).
 struct Truth {
     value: Bitmap,
     known: Bitmap,
@@ -244,13 +247,62 @@ fn compare_fast(column: &Column, op: CmpOp, lit: &Literal, n: usize) -> Option<T
         }
         ColumnData::Bool(_) | ColumnData::Json(_) | ColumnData::Array(_) => return None,
     };
-    Some(Truth {
-        value,
-        known: known_of(Some(column), n),
-    })
+    let known = known_of(Some(column), n);
+    let mut value = value;
+    value.and(&known);
+    Some(Truth { value, known })
 }
 
-/// Matches a Milvus LIKE pattern: `%` any run, `_` one character, `\%`/`\_` literal.
+/// Tight loops for `field [not] in [...]` on plain integer and string columns: a sorted
+/// set of the list's values, probed per row.
+fn in_fast(column: &Column, values: &[Literal], negated: bool, n: usize) -> Option<Truth> {
+    macro_rules! ints {
+        ($v:expr) => {{
+            let v = $v;
+            let mut set: Vec<i64> = Vec::with_capacity(values.len());
+            for lit in values {
+                match lit {
+                    Literal::Int(x) => set.push(*x),
+                    // A fractional value never equals an integer; 2.0 does.
+                    Literal::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
+                        set.push(*f as i64)
+                    }
+                    Literal::Float(_) => {}
+                    _ => return None,
+                }
+            }
+            set.sort_unstable();
+            set.dedup();
+            Bitmap::from_fn(n, |i| {
+                set.binary_search(&i64::from(v[i])).is_ok() != negated
+            })
+        }};
+    }
+    let value = match &column.data {
+        ColumnData::Int8(v) => ints!(v),
+        ColumnData::Int16(v) => ints!(v),
+        ColumnData::Int32(v) => ints!(v),
+        ColumnData::Int64(v) => ints!(v),
+        ColumnData::VarChar(v) => {
+            let mut set: Vec<&str> = Vec::with_capacity(values.len());
+            for lit in values {
+                let Literal::Str(s) = lit else { return None };
+                set.push(s);
+            }
+            set.sort_unstable();
+            set.dedup();
+            Bitmap::from_fn(n, |i| set.binary_search(&v[i].as_str()).is_ok() != negated)
+        }
+        _ => return None,
+    };
+    let known = known_of(Some(column), n);
+    let mut value = value;
+    value.and(&known);
+    Some(Truth { value, known })
+}
+
+/// Matches a Milvus LIKE pattern: anchored, case-sensitive; `%` any run, `_` one character,
+/// a backslash makes the next character literal.
 pub fn like(text: &str, pattern: &str) -> bool {
     #[derive(Clone, Copy, PartialEq)]
     enum P {
@@ -259,12 +311,10 @@ pub fn like(text: &str, pattern: &str) -> bool {
         Char(char),
     }
     let mut parts = Vec::new();
-    let mut chars = pattern.chars().peekable();
+    let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
         parts.push(match c {
-            '\\' if matches!(chars.peek(), Some('%' | '_' | '\\')) => {
-                P::Char(chars.next().unwrap_or('\\'))
-            }
+            '\\' => P::Char(chars.next().unwrap_or('\\')),
             '%' => P::Any,
             '_' => P::One,
             other => P::Char(other),
@@ -337,6 +387,21 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
                     return t;
                 }
             }
+            if lhs.data_type == rivus_schema::DataType::Json
+                || (lhs.data_type == rivus_schema::DataType::Array && !lhs.path.is_empty())
+            {
+                // A missing key or a type mismatch: false, except `!=`; a null row stays null.
+                let array_index = lhs.data_type == rivus_schema::DataType::Array;
+                return per_row(n, |i| {
+                    if !c.is_some_and(|c| c.is_valid(i)) {
+                        return None;
+                    }
+                    match value(c, lhs, i) {
+                        RowValue::Null if array_index => Some(false),
+                        v => Some(order(v, rhs).map_or(*op == CmpOp::Ne, |o| op.holds(o))),
+                    }
+                });
+            }
             per_row(n, |i| compare(value(c, lhs, i), *op, rhs))
         }
         Predicate::CompareFields { lhs, op, rhs } => {
@@ -372,6 +437,17 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
             } else {
                 CmpOp::Lt
             };
+            if let (Some(column), true, true) =
+                (c, operand.path.is_empty(), operand.arith.is_empty())
+            {
+                if let (Some(mut a), Some(b)) = (
+                    compare_fast(column, lo, lower, n),
+                    compare_fast(column, hi, upper, n),
+                ) {
+                    a.value.and(&b.value);
+                    return a;
+                }
+            }
             per_row(n, |i| {
                 let v = value(c, operand, i);
                 Some(compare(v, lo, lower)? && compare(v, hi, upper)?)
@@ -383,6 +459,13 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
             negated,
         } => {
             let c = col(operand);
+            if let (Some(column), true, true) =
+                (c, operand.path.is_empty(), operand.arith.is_empty())
+            {
+                if let Some(t) = in_fast(column, values, *negated, n) {
+                    return t;
+                }
+            }
             per_row(n, |i| {
                 let v = value(c, operand, i);
                 if matches!(v, RowValue::Null) {
@@ -453,34 +536,25 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
                 Some(elements(v).is_some_and(|items| op.holds((items.len() as i64).cmp(len))))
             })
         }
-        Predicate::And(parts) => {
-            let mut acc = Truth::constant(n, true);
+        Predicate::And(parts) | Predicate::Or(parts) => {
+            let is_and = matches!(predicate, Predicate::And(_));
+            let mut acc: Option<Truth> = None;
             for p in parts {
                 let t = eval(p, source);
-                // false wins over unknown: known = (k1 & k2) | known-false of either.
-                let mut false_a = acc.known.clone();
-                false_a.and_not(&acc.value);
-                let mut false_b = t.known.clone();
-                false_b.and_not(&t.value);
-                acc.known.and(&t.known);
-                acc.known.or(&false_a);
-                acc.known.or(&false_b);
-                acc.value.and(&t.value);
-                acc.value.and(&acc.known);
+                acc = Some(match acc {
+                    None => t,
+                    Some(mut a) => {
+                        if is_and {
+                            a.value.and(&t.value);
+                        } else {
+                            a.value.or(&t.value);
+                        }
+                        a.known.or(&t.known);
+                        a
+                    }
+                });
             }
-            acc
-        }
-        Predicate::Or(parts) => {
-            let mut acc = Truth::constant(n, false);
-            for p in parts {
-                let mut t = eval(p, source);
-                t.value.and(&t.known);
-                acc.value.and(&acc.known);
-                acc.known.and(&t.known);
-                acc.value.or(&t.value);
-                acc.known.or(&acc.value);
-            }
-            acc
+            acc.unwrap_or_else(|| Truth::constant(n, is_and))
         }
         Predicate::Not(inner) => {
             let mut t = eval(inner, source);

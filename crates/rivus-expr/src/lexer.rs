@@ -5,7 +5,8 @@
 //! `exists`/`EXISTS`, `is null`/`IS NULL`, `is not null`/`IS NOT NULL`), booleans also
 //! capitalized (`True`). Integers are decimal, hexadecimal (`0x`), octal (leading `0`) or
 //! binary (`0b`); floats have a fraction and/or an exponent. Strings take single or double
-//! quotes with C escapes.
+//! quotes with Go/C escapes; like Milvus (which unquotes with Go's rules) `\%` is an invalid
+//! escape: a LIKE pattern writes a literal `%` as `\\%`.
 
 use crate::{ExprError, Result, Span};
 
@@ -219,13 +220,11 @@ impl Lexer<'_> {
         let save = self.pos;
         let mut words = Vec::new();
         for _ in 0..2 {
-            let ws_start = self.pos;
-            while self.peek(0).is_some_and(|b| b.is_ascii_whitespace()) {
-                self.pos += 1;
-            }
-            if self.pos == ws_start {
+            // Milvus's tokens are `is null` / `is not null` with exactly one space.
+            if self.peek(0) != Some(b' ') || self.peek(1) == Some(b' ') {
                 break;
             }
+            self.pos += 1;
             let w_start = self.pos;
             while self.peek(0).is_some_and(is_ident_char) {
                 self.pos += 1;
@@ -354,11 +353,6 @@ impl Lexer<'_> {
                     b'\\' => '\\',
                     b'\'' => '\'',
                     b'"' => '"',
-                    // Kept as written: LIKE patterns use `\%` and `\_` for literal wildcards.
-                    b'%' | b'_' => {
-                        out.push('\\');
-                        esc as char
-                    }
                     b'u' => {
                         let hex = self
                             .input
@@ -483,9 +477,10 @@ mod tests {
         assert_eq!(tokens[2].span, Span::new(5, 11));
         assert_eq!(tokens[6].kind, TokenKind::Str("c'd\n".into()));
         assert_eq!(
-            tokenize(r#""ab\%c""#).unwrap()[0].kind,
+            tokenize(r#""ab\\%c""#).unwrap()[0].kind,
             TokenKind::Str(r"ab\%c".into())
         );
+        assert!(tokenize(r#""ab\%c""#).is_err(), "Go unquoting rejects \\%");
         let err = tokenize("a == \"open").unwrap_err();
         assert_eq!(err.span.start, 5);
         assert!(tokenize("a # b").is_err());

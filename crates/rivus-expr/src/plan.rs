@@ -149,3 +149,32 @@ pub enum Predicate {
     Or(Vec<Predicate>),
     Not(Box<Predicate>),
 }
+
+impl Predicate {
+    /// The primary-key values this predicate selects, when it is a key lookup
+    /// (`pk in [..]`, `pk == v`, or an `or` of those), so the engine can look rows up by key
+    /// instead of scanning. `None` for anything else.
+    pub fn primary_key_values(&self, pk_field: &str) -> Option<Vec<Literal>> {
+        let plain = |o: &Operand| o.field == pk_field && o.path.is_empty() && o.arith.is_empty();
+        match self {
+            Predicate::In {
+                operand,
+                values,
+                negated: false,
+            } if plain(operand) => Some(values.clone()),
+            Predicate::Compare {
+                lhs,
+                op: CmpOp::Eq,
+                rhs,
+            } if plain(lhs) => Some(vec![rhs.clone()]),
+            Predicate::Or(parts) => {
+                let mut all = Vec::new();
+                for p in parts {
+                    all.extend(p.primary_key_values(pk_field)?);
+                }
+                Some(all)
+            }
+            _ => None,
+        }
+    }
+}

@@ -163,9 +163,11 @@ fn documented_expressions_select_the_expected_rows() {
         ("name like \"%bc\"", &[1, 3]),
         ("name like \"%b%\"", &[1, 2, 3, 5]),
         ("name like \"a_c\"", &[1, 4]),
-        ("name like \"a\\%c\"", &[4]),
-        ("name like \"b\\_c\"", &[5]),
-        // Nulls: unknown never matches, not even negated.
+        ("name like \"a\\\\%c\"", &[4]),
+        ("name like \"b\\\\_c\"", &[5]),
+        // Nulls: a comparison on null is false and `not` keeps it false; `and`/`or` combine
+        // values (Milvus segcore, not SQL).
+        ("not (age > 100 or id == 3)", &[1, 2, 4, 5, 6]),
         ("age is null", &[3, 6]),
         ("age IS NOT NULL", &[1, 2, 4, 5]),
         ("age != 30", &[2, 4, 5]),
@@ -262,4 +264,21 @@ fn binding_errors_name_the_field_and_the_problem() {
         assert!(err.message.contains(needle), "{expr}: {:?}", err.message);
         assert!(err.span.end <= expr.len());
     }
+}
+
+#[test]
+fn primary_key_lookups_are_recognised() {
+    let none = Templates::new();
+    let plan = |e: &str| bind(&parse(e).unwrap(), &schema(), &none).unwrap();
+    assert_eq!(
+        plan("id in [3, 1]").primary_key_values("id"),
+        Some(vec![Literal::Int(3), Literal::Int(1)])
+    );
+    assert_eq!(
+        plan("id == 2 or id in [4]").primary_key_values("id"),
+        Some(vec![Literal::Int(2), Literal::Int(4)])
+    );
+    assert_eq!(plan("id not in [1]").primary_key_values("id"), None);
+    assert_eq!(plan("id == 1 and age > 3").primary_key_values("id"), None);
+    assert_eq!(plan("age == 1").primary_key_values("id"), None);
 }
