@@ -174,7 +174,19 @@ impl Predicate {
                 }
                 Some(all)
             }
-            _ => None,
+            Predicate::In { .. }
+            | Predicate::Compare { .. }
+            | Predicate::Const(_)
+            | Predicate::Truthy(_)
+            | Predicate::CompareFields { .. }
+            | Predicate::Range { .. }
+            | Predicate::Like { .. }
+            | Predicate::IsNull { .. }
+            | Predicate::Exists(_)
+            | Predicate::Contains { .. }
+            | Predicate::ArrayLength { .. }
+            | Predicate::And(_)
+            | Predicate::Not(_) => None,
         }
     }
 }
