@@ -214,42 +214,78 @@ fn known_of(column: Option<&Column>, n: usize) -> Bitmap {
 
 /// Tight loops for `field op literal` on plain typed columns.
 fn compare_fast(column: &Column, op: CmpOp, lit: &Literal, n: usize) -> Option<Truth> {
+    // One monomorphic loop per (type, operator): the predicate inlines into
+    // `Bitmap::from_slice` and vectorizes.
+    macro_rules! by_op {
+        ($v:expr, $x:expr) => {{
+            let (v, x) = ($v, $x);
+            match op {
+                CmpOp::Lt => Bitmap::from_slice(v, |a| *a < x),
+                CmpOp::Le => Bitmap::from_slice(v, |a| *a <= x),
+                CmpOp::Gt => Bitmap::from_slice(v, |a| *a > x),
+                CmpOp::Ge => Bitmap::from_slice(v, |a| *a >= x),
+                CmpOp::Eq => Bitmap::from_slice(v, |a| *a == x),
+                CmpOp::Ne => Bitmap::from_slice(v, |a| *a != x),
+            }
+        }};
+    }
     macro_rules! ints {
-        ($v:expr) => {{
+        ($v:expr, $t:ty) => {{
             let v = $v;
             match lit {
-                Literal::Int(x) => Bitmap::from_fn(n, |i| op.holds(i64::from(v[i]).cmp(x))),
-                Literal::Float(x) => Bitmap::from_fn(n, |i| {
-                    (v[i] as f64).partial_cmp(x).is_some_and(|o| op.holds(o))
-                }),
+                // Compare in the column's own type when the literal fits it; otherwise every
+                // row is on the same side of it.
+                Literal::Int(x) => match <$t>::try_from(*x) {
+                    Ok(x) => by_op!(v, x),
+                    Err(_) => {
+                        let above = *x > 0;
+                        let all = match op {
+                            CmpOp::Lt | CmpOp::Le => above,
+                            CmpOp::Gt | CmpOp::Ge => !above,
+                            CmpOp::Eq => false,
+                            CmpOp::Ne => true,
+                        };
+                        if all {
+                            Bitmap::ones(n)
+                        } else {
+                            Bitmap::zeros(n)
+                        }
+                    }
+                },
+                Literal::Float(x) => {
+                    let x = *x;
+                    Bitmap::from_slice(v, |a| {
+                        (*a as f64).partial_cmp(&x).is_some_and(|o| op.holds(o))
+                    })
+                }
                 _ => return None,
             }
         }};
     }
     let value = match &column.data {
-        ColumnData::Int8(v) => ints!(v),
-        ColumnData::Int16(v) => ints!(v),
-        ColumnData::Int32(v) => ints!(v),
-        ColumnData::Int64(v) => ints!(v),
+        ColumnData::Int8(v) => ints!(v, i8),
+        ColumnData::Int16(v) => ints!(v, i16),
+        ColumnData::Int32(v) => ints!(v, i32),
+        ColumnData::Int64(v) => ints!(v, i64),
         ColumnData::Float(v) => {
             let x = lit.as_f64()?;
-            Bitmap::from_fn(n, |i| {
-                f64::from(v[i]).partial_cmp(&x).is_some_and(|o| op.holds(o))
+            Bitmap::from_slice(v, |a| {
+                f64::from(*a).partial_cmp(&x).is_some_and(|o| op.holds(o))
             })
         }
-        ColumnData::Double(v) => {
-            let x = lit.as_f64()?;
-            Bitmap::from_fn(n, |i| v[i].partial_cmp(&x).is_some_and(|o| op.holds(o)))
-        }
+        ColumnData::Double(v) => by_op!(v, lit.as_f64()?),
         ColumnData::VarChar(v) => {
             let Literal::Str(x) = lit else { return None };
-            Bitmap::from_fn(n, |i| op.holds(v[i].as_bytes().cmp(x.as_bytes())))
+            let x = x.as_bytes();
+            Bitmap::from_slice(v, |a| op.holds(a.as_bytes().cmp(x)))
         }
         ColumnData::Bool(_) | ColumnData::Json(_) | ColumnData::Array(_) => return None,
     };
     let known = known_of(Some(column), n);
     let mut value = value;
-    value.and(&known);
+    if column.valid.is_some() {
+        value.and(&known);
+    }
     Some(Truth { value, known })
 }
 
@@ -273,9 +309,22 @@ fn in_fast(column: &Column, values: &[Literal], negated: bool, n: usize) -> Opti
             }
             set.sort_unstable();
             set.dedup();
-            Bitmap::from_fn(n, |i| {
-                set.binary_search(&i64::from(v[i])).is_ok() != negated
-            })
+            match (set.first(), set.last()) {
+                // A dense table when the values span a small range: one load per row.
+                (Some(&lo), Some(&hi)) if hi.saturating_sub(lo) < 1 << 16 => {
+                    let mut table = vec![false; (hi - lo + 1) as usize];
+                    for x in &set {
+                        table[(x - lo) as usize] = true;
+                    }
+                    Bitmap::from_slice(v, |a| {
+                        let off = i64::from(*a).wrapping_sub(lo) as u64 as usize;
+                        table.get(off).copied().unwrap_or(false) != negated
+                    })
+                }
+                _ => {
+                    Bitmap::from_slice(v, |a| set.binary_search(&i64::from(*a)).is_ok() != negated)
+                }
+            }
         }};
     }
     let value = match &column.data {
@@ -291,7 +340,7 @@ fn in_fast(column: &Column, values: &[Literal], negated: bool, n: usize) -> Opti
             }
             set.sort_unstable();
             set.dedup();
-            Bitmap::from_fn(n, |i| set.binary_search(&v[i].as_str()).is_ok() != negated)
+            Bitmap::from_slice(v, |a| set.binary_search(&a.as_str()).is_ok() != negated)
         }
         _ => return None,
     };
@@ -299,6 +348,12 @@ fn in_fast(column: &Column, values: &[Literal], negated: bool, n: usize) -> Opti
     let mut value = value;
     value.and(&known);
     Some(Truth { value, known })
+}
+
+/// For a pattern `literal%` with no other wildcard or escape, the literal.
+fn literal_prefix(pattern: &str) -> Option<&str> {
+    let prefix = pattern.strip_suffix('%')?;
+    (!prefix.contains(['%', '_', '\\'])).then_some(prefix)
 }
 
 /// Matches a Milvus LIKE pattern: anchored, case-sensitive; `%` any run, `_` one character,
@@ -476,6 +531,21 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
         }
         Predicate::Like { operand, pattern } => {
             let c = col(operand);
+            if let (Some(column), true, true) =
+                (c, operand.path.is_empty(), operand.arith.is_empty())
+            {
+                if let (ColumnData::VarChar(v), Some(prefix)) =
+                    (&column.data, literal_prefix(pattern))
+                {
+                    let prefix = prefix.as_bytes();
+                    let mut value = Bitmap::from_slice(v, |s| s.as_bytes().starts_with(prefix));
+                    let known = known_of(Some(column), n);
+                    if column.valid.is_some() {
+                        value.and(&known);
+                    }
+                    return Truth { value, known };
+                }
+            }
             per_row(n, |i| match value(c, operand, i) {
                 RowValue::Null => None,
                 RowValue::Str(s) => Some(like(s, pattern)),
