@@ -67,9 +67,15 @@ fn data() -> ColumnBatch {
             Column::new(ColumnData::Int64((0..ROWS as i64).collect())),
         )
         .with("age", Column::new(ColumnData::Int64(age)))
-        .with("status", Column::new(ColumnData::VarChar(status)))
+        .with(
+            "status",
+            Column::new(ColumnData::VarChar(status.into_iter().collect())),
+        )
         .with("category", Column::new(ColumnData::Int64(category)))
-        .with("name", Column::new(ColumnData::VarChar(name)))
+        .with(
+            "name",
+            Column::new(ColumnData::VarChar(name.into_iter().collect())),
+        )
         .with("meta", Column::new(ColumnData::Json(meta)))
         .with("tags", Column::new(ColumnData::Array(tags)))
 }

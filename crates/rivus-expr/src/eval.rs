@@ -117,7 +117,7 @@ fn raw<'a>(column: Option<&'a Column>, operand: &Operand, i: usize) -> RowValue<
             .get(i)
             .map_or(RowValue::Null, |x| RowValue::Float(f64::from(*x))),
         ColumnData::Double(v) => v.get(i).map_or(RowValue::Null, |x| RowValue::Float(*x)),
-        ColumnData::VarChar(v) => v.get(i).map_or(RowValue::Null, |s| RowValue::Str(s)),
+        ColumnData::VarChar(v) => v.get(i).map_or(RowValue::Null, RowValue::Str),
         ColumnData::Json(v) => match v.get(i).and_then(|doc| json_path(doc, &operand.path)) {
             Some(found) => json_value(found),
             None => RowValue::Null,
@@ -277,7 +277,7 @@ fn compare_fast(column: &Column, op: CmpOp, lit: &Literal, n: usize) -> Option<T
         ColumnData::VarChar(v) => {
             let Literal::Str(x) = lit else { return None };
             let x = x.as_bytes();
-            Bitmap::from_slice(v, |a| op.holds(a.as_bytes().cmp(x)))
+            Bitmap::from_bools(n, v.iter().map(|a| op.holds(a.as_bytes().cmp(x))))
         }
         ColumnData::Bool(_) | ColumnData::Json(_) | ColumnData::Array(_) => return None,
     };
@@ -340,7 +340,10 @@ fn in_fast(column: &Column, values: &[Literal], negated: bool, n: usize) -> Opti
             }
             set.sort_unstable();
             set.dedup();
-            Bitmap::from_slice(v, |a| set.binary_search(&a.as_str()).is_ok() != negated)
+            Bitmap::from_bools(
+                n,
+                v.iter().map(|a| set.binary_search(&a).is_ok() != negated),
+            )
         }
         _ => return None,
     };
@@ -538,7 +541,8 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
                     (&column.data, literal_prefix(pattern))
                 {
                     let prefix = prefix.as_bytes();
-                    let mut value = Bitmap::from_slice(v, |s| s.as_bytes().starts_with(prefix));
+                    let mut value =
+                        Bitmap::from_bools(n, v.iter().map(|s| s.as_bytes().starts_with(prefix)));
                     let known = known_of(Some(column), n);
                     if column.valid.is_some() {
                         value.and(&known);

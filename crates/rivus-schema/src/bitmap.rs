@@ -54,6 +54,17 @@ impl Bitmap {
         }
     }
 
+    /// Bit `i` set where the `i`-th item of `bits` is true; `len` items are read.
+    pub fn from_bools(len: usize, bits: impl Iterator<Item = bool>) -> Self {
+        let mut words = vec![0u64; len.div_ceil(64)];
+        for (i, bit) in bits.take(len).enumerate() {
+            if let Some(w) = words.get_mut(i / 64) {
+                *w |= u64::from(bit) << (i % 64);
+            }
+        }
+        Bitmap { words, len }
+    }
+
     /// Bit `i` set exactly where `f(i)` holds.
     pub fn from_fn(len: usize, mut f: impl FnMut(usize) -> bool) -> Self {
         let mut words = vec![0u64; len.div_ceil(64)];

@@ -14,7 +14,8 @@ pub enum ColumnData {
     Int64(Vec<i64>),
     Float(Vec<f32>),
     Double(Vec<f64>),
-    VarChar(Vec<String>),
+    /// Strings packed end to end (see [`StringColumn`]).
+    VarChar(StringColumn),
     /// Parsed JSON documents (also the dynamic field `$meta`).
     Json(Vec<serde_json::Value>),
     /// ARRAY rows; every element has the field's element type.
@@ -41,6 +42,68 @@ impl ColumnData {
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Strings stored contiguously: row `i` is `bytes[offsets[i]..offsets[i + 1]]`. One buffer
+/// instead of one allocation per row keeps scans sequential in memory (Arrow's layout).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StringColumn {
+    offsets: Vec<usize>,
+    bytes: String,
+}
+
+impl StringColumn {
+    /// An empty column.
+    pub fn new() -> Self {
+        StringColumn {
+            offsets: vec![0],
+            bytes: String::new(),
+        }
+    }
+
+    /// Appends a row.
+    pub fn push(&mut self, value: &str) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.bytes.push_str(value);
+        self.offsets.push(self.bytes.len());
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i`, if it exists.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let start = *self.offsets.get(i)?;
+        let end = *self.offsets.get(i + 1)?;
+        self.bytes.get(start..end)
+    }
+
+    /// The rows in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.offsets.windows(2).map(|w| match w {
+            [start, end] => self.bytes.get(*start..*end).unwrap_or_default(),
+            _ => "",
+        })
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for StringColumn {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut column = StringColumn::new();
+        for s in iter {
+            column.push(s.as_ref());
+        }
+        column
     }
 }
 
@@ -105,5 +168,25 @@ impl ColumnSource for ColumnBatch {
 
     fn column(&self, field: &str) -> Option<&Column> {
         self.columns.get(field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_column_round_trips_rows() {
+        let col: StringColumn = ["a", "", "héllo"].into_iter().collect();
+        assert_eq!(col.len(), 3);
+        assert_eq!(col.get(2), Some("héllo"));
+        assert_eq!(col.get(1), Some(""));
+        assert_eq!(col.get(3), None);
+        assert_eq!(col.iter().collect::<Vec<_>>(), vec!["a", "", "héllo"]);
+        assert!(StringColumn::default().is_empty());
+        assert_eq!(
+            Bitmap::from_bools(3, [true, false, true].into_iter()).count_ones(),
+            2
+        );
     }
 }

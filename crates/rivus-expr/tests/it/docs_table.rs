@@ -66,10 +66,7 @@ fn batch() -> ColumnBatch {
         .with(
             "name",
             Column::new(ColumnData::VarChar(
-                ["abc", "abd", "xabc", "a%c", "b_c", "ABC"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
+                ["abc", "abd", "xabc", "a%c", "b_c", "ABC"].iter().collect(),
             )),
         )
         .with(
