@@ -192,17 +192,19 @@ fn equals(v: RowValue<'_>, lit: &Literal) -> bool {
     order(v, lit) == Some(Ordering::Equal)
 }
 
-/// Evaluates `f` per row into a truth pair.
+/// Evaluates `f` per row into a truth pair (`None` = null: value false, not valid).
 fn per_row(n: usize, mut f: impl FnMut(usize) -> Option<bool>) -> Truth {
-    let mut value = Bitmap::zeros(n);
-    let mut known = Bitmap::zeros(n);
+    let mut value = Vec::with_capacity(n);
+    let mut known = Vec::with_capacity(n);
     for i in 0..n {
-        if let Some(b) = f(i) {
-            known.set(i, true);
-            value.set(i, b);
-        }
+        let r = f(i);
+        known.push(r.is_some());
+        value.push(r == Some(true));
     }
-    Truth { value, known }
+    Truth {
+        value: Bitmap::from_slice(&value, |b| *b),
+        known: Bitmap::from_slice(&known, |b| *b),
+    }
 }
 
 fn known_of(column: Option<&Column>, n: usize) -> Bitmap {
@@ -409,19 +411,41 @@ pub fn like(text: &str, pattern: &str) -> bool {
     parts[p..].iter().all(|x| *x == P::Any)
 }
 
-fn contains(items: &[RowValue<'_>], values: &[Literal], mode: ContainsMode) -> bool {
-    let has = |lit: &Literal| items.iter().any(|v| equals(*v, lit));
-    match mode {
-        ContainsMode::One | ContainsMode::Any => values.iter().any(has),
-        ContainsMode::All => values.iter().all(has),
-    }
+/// The elements of an ARRAY value or a JSON array, read in place (no allocation per row).
+#[derive(Clone, Copy)]
+enum Elements<'a> {
+    Array(&'a [ScalarValue]),
+    Json(&'a [Json]),
 }
 
-fn elements(v: RowValue<'_>) -> Option<Vec<RowValue<'_>>> {
-    match v {
-        RowValue::Array(items) => Some(items.iter().map(scalar).collect()),
-        RowValue::Json(Json::Array(items)) => Some(items.iter().map(json_value).collect()),
-        _ => None,
+impl<'a> Elements<'a> {
+    fn of(v: RowValue<'a>) -> Option<Self> {
+        match v {
+            RowValue::Array(items) => Some(Elements::Array(items)),
+            RowValue::Json(Json::Array(items)) => Some(Elements::Json(items)),
+            _ => None,
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Elements::Array(items) => items.len(),
+            Elements::Json(items) => items.len(),
+        }
+    }
+
+    fn has(self, lit: &Literal) -> bool {
+        match self {
+            Elements::Array(items) => items.iter().any(|v| equals(scalar(v), lit)),
+            Elements::Json(items) => items.iter().any(|v| equals(json_value(v), lit)),
+        }
+    }
+
+    fn contains(self, values: &[Literal], mode: ContainsMode) -> bool {
+        match mode {
+            ContainsMode::One | ContainsMode::Any => values.iter().any(|l| self.has(l)),
+            ContainsMode::All => values.iter().all(|l| self.has(l)),
+        }
     }
 }
 
@@ -593,7 +617,7 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
                 if matches!(v, RowValue::Null) {
                     return None;
                 }
-                Some(elements(v).is_some_and(|items| contains(&items, values, *mode)))
+                Some(Elements::of(v).is_some_and(|items| items.contains(values, *mode)))
             })
         }
         Predicate::ArrayLength {
@@ -607,7 +631,7 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
                 if matches!(v, RowValue::Null) {
                     return None;
                 }
-                Some(elements(v).is_some_and(|items| op.holds((items.len() as i64).cmp(len))))
+                Some(Elements::of(v).is_some_and(|items| op.holds((items.len() as i64).cmp(len))))
             })
         }
         Predicate::And(parts) | Predicate::Or(parts) => {
