@@ -24,7 +24,52 @@ use crate::plan::{ArithOp, CmpOp, ContainsMode, Literal, Operand, Predicate};
 
 /// Rows where `predicate` is true. A column the source lacks reads as all null.
 pub fn evaluate(predicate: &Predicate, source: &dyn ColumnSource) -> Bitmap {
-    eval(predicate, source).value
+    evaluate_with(predicate, source, &NoScalarIndex)
+}
+
+/// A scalar index (INVERTED, STL_SORT, BITMAP, Trie) that can answer a leaf predicate
+/// without scanning its column. Implementations return `None` for predicates they do not
+/// cover; the evaluator then scans. A returned bitmap must hold exactly the matching rows
+/// (never a row whose value is null).
+pub trait ScalarIndex {
+    /// The rows matching `leaf` (a comparison, range, `in`, `like` or null test on one
+    /// field), or `None` to let the evaluator scan.
+    fn lookup(&self, leaf: &Predicate, num_rows: usize) -> Option<Bitmap>;
+}
+
+/// No index: every predicate is answered by scanning.
+pub struct NoScalarIndex;
+
+impl ScalarIndex for NoScalarIndex {
+    fn lookup(&self, _leaf: &Predicate, _num_rows: usize) -> Option<Bitmap> {
+        None
+    }
+}
+
+/// The field a leaf predicate reads.
+fn leaf_operand(predicate: &Predicate) -> Option<&Operand> {
+    match predicate {
+        Predicate::Truthy(o)
+        | Predicate::Compare { lhs: o, .. }
+        | Predicate::CompareFields { lhs: o, .. }
+        | Predicate::Range { operand: o, .. }
+        | Predicate::In { operand: o, .. }
+        | Predicate::Like { operand: o, .. }
+        | Predicate::IsNull { operand: o, .. }
+        | Predicate::Exists(o)
+        | Predicate::Contains { operand: o, .. }
+        | Predicate::ArrayLength { operand: o, .. } => Some(o),
+        Predicate::Const(_) | Predicate::And(_) | Predicate::Or(_) | Predicate::Not(_) => None,
+    }
+}
+
+/// Like [`evaluate`], asking `index` first for each leaf predicate.
+pub fn evaluate_with(
+    predicate: &Predicate,
+    source: &dyn ColumnSource,
+    index: &dyn ScalarIndex,
+) -> Bitmap {
+    eval(predicate, source, index).value
 }
 
 /// A result per row: `value` (always false where the input was null) and `known` (Milvus's
@@ -449,8 +494,26 @@ impl<'a> Elements<'a> {
     }
 }
 
-fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
+fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarIndex) -> Truth {
     let n = source.num_rows();
+    if !matches!(
+        predicate,
+        Predicate::And(_) | Predicate::Or(_) | Predicate::Not(_) | Predicate::Const(_)
+    ) {
+        if let Some(mut value) = index.lookup(predicate, n) {
+            // Validity still comes from the column, so `not` treats nulls as a scan would.
+            let known = match leaf_operand(predicate) {
+                Some(o)
+                    if !matches!(predicate, Predicate::IsNull { .. } | Predicate::Exists(_)) =>
+                {
+                    known_of(source.column(&o.field), n)
+                }
+                _ => Bitmap::ones(n),
+            };
+            value.and(&known);
+            return Truth { value, known };
+        }
+    }
     let col = |o: &Operand| source.column(&o.field);
     match predicate {
         Predicate::Const(b) => Truth::constant(n, *b),
@@ -638,7 +701,7 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
             let is_and = matches!(predicate, Predicate::And(_));
             let mut acc: Option<Truth> = None;
             for p in parts {
-                let t = eval(p, source);
+                let t = eval(p, source, index);
                 acc = Some(match acc {
                     None => t,
                     Some(mut a) => {
@@ -655,7 +718,7 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource) -> Truth {
             acc.unwrap_or_else(|| Truth::constant(n, is_and))
         }
         Predicate::Not(inner) => {
-            let mut t = eval(inner, source);
+            let mut t = eval(inner, source, index);
             t.value.not();
             t.value.and(&t.known);
             t

@@ -20,6 +20,6 @@ mod span;
 
 pub use binder::{bind, Templates, META};
 pub use error::{ExprError, Result};
-pub use eval::{evaluate, like};
+pub use eval::{evaluate, evaluate_with, like, NoScalarIndex, ScalarIndex};
 pub use parser::parse;
 pub use span::Span;

@@ -279,3 +279,44 @@ fn primary_key_lookups_are_recognised() {
     assert_eq!(plan("id == 1 and age > 3").primary_key_values("id"), None);
     assert_eq!(plan("age == 1").primary_key_values("id"), None);
 }
+
+#[test]
+fn a_scalar_index_answers_leaves_and_nulls_keep_scan_semantics() {
+    use std::cell::Cell;
+
+    use rivus_expr::plan::Predicate;
+    use rivus_expr::{evaluate_with, ScalarIndex};
+
+    /// Answers `age > 25` from a precomputed bitmap, and counts its answers.
+    struct AgeIndex(Cell<usize>);
+    impl ScalarIndex for AgeIndex {
+        fn lookup(&self, leaf: &Predicate, n: usize) -> Option<Bitmap> {
+            match leaf {
+                Predicate::Compare {
+                    lhs,
+                    rhs: Literal::Int(25),
+                    ..
+                } if lhs.field == "age" => {
+                    self.0.set(self.0.get() + 1);
+                    Some(Bitmap::from_fn(n, |i| i == 0 || i == 3))
+                }
+                _ => None,
+            }
+        }
+    }
+    let index = AgeIndex(Cell::new(0));
+    for expr in [
+        "age > 25",
+        "not (age > 25)",
+        "age > 25 or id == 3",
+        "not (age > 25) and id < 6",
+    ] {
+        let plan = bind(&parse(expr).unwrap(), &schema(), &Templates::new()).unwrap();
+        assert_eq!(
+            evaluate_with(&plan, &batch(), &index),
+            evaluate(&plan, &batch()),
+            "{expr}"
+        );
+    }
+    assert_eq!(index.0.get(), 4);
+}
