@@ -252,6 +252,19 @@ fn per_row(n: usize, mut f: impl FnMut(usize) -> Option<bool>) -> Truth {
     }
 }
 
+/// [`per_row`] over an operand's values: null rows are null, others give `f(value)`.
+fn per_value(
+    n: usize,
+    column: Option<&Column>,
+    operand: &Operand,
+    f: impl Fn(RowValue<'_>) -> bool,
+) -> Truth {
+    per_row(n, |i| match value(column, operand, i) {
+        RowValue::Null => None,
+        v => Some(f(v)),
+    })
+}
+
 fn known_of(column: Option<&Column>, n: usize) -> Bitmap {
     match column {
         None => Bitmap::zeros(n),
@@ -611,12 +624,8 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
                     return t;
                 }
             }
-            per_row(n, |i| {
-                let v = value(c, operand, i);
-                if matches!(v, RowValue::Null) {
-                    return None;
-                }
-                Some(values.iter().any(|lit| equals(v, lit)) != *negated)
+            per_value(n, c, operand, |v| {
+                values.iter().any(|lit| equals(v, lit)) != *negated
             })
         }
         Predicate::Like { operand, pattern } => {
@@ -673,30 +682,16 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
             operand,
             values,
             mode,
-        } => {
-            let c = col(operand);
-            per_row(n, |i| {
-                let v = value(c, operand, i);
-                if matches!(v, RowValue::Null) {
-                    return None;
-                }
-                Some(Elements::of(v).is_some_and(|items| items.contains(values, *mode)))
-            })
-        }
+        } => per_value(n, col(operand), operand, |v| {
+            Elements::of(v).is_some_and(|items| items.contains(values, *mode))
+        }),
         Predicate::ArrayLength {
             operand,
             op,
             value: len,
-        } => {
-            let c = col(operand);
-            per_row(n, |i| {
-                let v = value(c, operand, i);
-                if matches!(v, RowValue::Null) {
-                    return None;
-                }
-                Some(Elements::of(v).is_some_and(|items| op.holds((items.len() as i64).cmp(len))))
-            })
-        }
+        } => per_value(n, col(operand), operand, |v| {
+            Elements::of(v).is_some_and(|items| op.holds((items.len() as i64).cmp(len)))
+        }),
         Predicate::And(parts) | Predicate::Or(parts) => {
             let is_and = matches!(predicate, Predicate::And(_));
             let mut acc: Option<Truth> = None;

@@ -265,16 +265,7 @@ impl Parser {
                 }
             }
             TokenKind::LBracket => {
-                let mut items = Vec::new();
-                while self.peek().kind != TokenKind::RBracket {
-                    items.push(self.expr(0)?);
-                    if self.peek().kind == TokenKind::Comma {
-                        self.pos += 1;
-                    } else {
-                        break;
-                    }
-                }
-                let close = self.expect(TokenKind::RBracket, "',' or ']'")?;
+                let (items, close) = self.comma_list(TokenKind::RBracket, "',' or ']'")?;
                 Expr {
                     kind: ExprKind::List(items),
                     span: span.to(close.span),
@@ -309,16 +300,7 @@ impl Parser {
             }
             TokenKind::Ident(name) if self.peek().kind == TokenKind::LParen => {
                 self.pos += 1;
-                let mut args = Vec::new();
-                while self.peek().kind != TokenKind::RParen {
-                    args.push(self.expr(0)?);
-                    if self.peek().kind == TokenKind::Comma {
-                        self.pos += 1;
-                    } else {
-                        break;
-                    }
-                }
-                let close = self.expect(TokenKind::RParen, "',' or ')'")?;
+                let (args, close) = self.comma_list(TokenKind::RParen, "',' or ')'")?;
                 Expr {
                     kind: ExprKind::Call { name, args },
                     span: span.to(close.span),
@@ -346,6 +328,22 @@ impl Parser {
             }
         };
         self.postfix(expr)
+    }
+
+    /// Comma-separated expressions up to `close` (a trailing comma is allowed); returns them
+    /// and the closing token.
+    fn comma_list(&mut self, close: TokenKind, what: &str) -> Result<(Vec<Expr>, Token)> {
+        let mut items = Vec::new();
+        while self.peek().kind != close {
+            items.push(self.expr(0)?);
+            if self.peek().kind == TokenKind::Comma {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        let end = self.expect(close, what)?;
+        Ok((items, end))
     }
 
     fn field_after_keyword(&mut self, keyword: &str) -> Result<FieldRef> {
