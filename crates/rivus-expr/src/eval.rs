@@ -16,7 +16,9 @@
 
 use std::cmp::Ordering;
 
-use rivus_schema::{Bitmap, Column, ColumnData, ColumnSource, ScalarValue};
+use rivus_schema::{
+    ArrayColumn, Bitmap, Column, ColumnData, ColumnSource, JsonColumn, StringColumn,
+};
 use serde_json::Value as Json;
 
 use crate::ast::PathStep;
@@ -97,19 +99,24 @@ enum RowValue<'a> {
     Float(f64),
     Str(&'a str),
     Json(&'a Json),
-    Array(&'a [ScalarValue]),
+    /// Elements `start..end` of an ARRAY column's element column.
+    Array(&'a ColumnData, usize, usize),
 }
 
-fn scalar(v: &ScalarValue) -> RowValue<'_> {
-    match v {
-        ScalarValue::Bool(b) => RowValue::Bool(*b),
-        ScalarValue::Int(i) => RowValue::Int(i64::from(*i)),
-        ScalarValue::Long(i) => RowValue::Int(*i),
-        ScalarValue::Float(f) => RowValue::Float(f64::from(*f)),
-        ScalarValue::Double(f) => RowValue::Float(*f),
-        ScalarValue::String(s) => RowValue::Str(s),
-        ScalarValue::Bytes(_) => RowValue::Null,
-    }
+/// Row `i` of a scalar column (`Null` past the end, and for JSON/ARRAY).
+fn scalar_at(data: &ColumnData, i: usize) -> RowValue<'_> {
+    let v = match data {
+        ColumnData::Bool(v) => v.get(i).map(|b| RowValue::Bool(*b)),
+        ColumnData::Int8(v) => v.get(i).map(|x| RowValue::Int(i64::from(*x))),
+        ColumnData::Int16(v) => v.get(i).map(|x| RowValue::Int(i64::from(*x))),
+        ColumnData::Int32(v) => v.get(i).map(|x| RowValue::Int(i64::from(*x))),
+        ColumnData::Int64(v) => v.get(i).map(|x| RowValue::Int(*x)),
+        ColumnData::Float(v) => v.get(i).map(|x| RowValue::Float(f64::from(*x))),
+        ColumnData::Double(v) => v.get(i).map(|x| RowValue::Float(*x)),
+        ColumnData::VarChar(v) => v.get(i).map(RowValue::Str),
+        ColumnData::Json(_) | ColumnData::Array(_) => None,
+    };
+    v.unwrap_or(RowValue::Null)
 }
 
 fn json_value(v: &Json) -> RowValue<'_> {
@@ -145,36 +152,22 @@ fn raw<'a>(column: Option<&'a Column>, operand: &Operand, i: usize) -> RowValue<
     if !column.is_valid(i) {
         return RowValue::Null;
     }
-    let data = &column.data;
-    match data {
-        ColumnData::Bool(v) => v.get(i).map_or(RowValue::Null, |b| RowValue::Bool(*b)),
-        ColumnData::Int8(v) => v
-            .get(i)
-            .map_or(RowValue::Null, |x| RowValue::Int(i64::from(*x))),
-        ColumnData::Int16(v) => v
-            .get(i)
-            .map_or(RowValue::Null, |x| RowValue::Int(i64::from(*x))),
-        ColumnData::Int32(v) => v
-            .get(i)
-            .map_or(RowValue::Null, |x| RowValue::Int(i64::from(*x))),
-        ColumnData::Int64(v) => v.get(i).map_or(RowValue::Null, |x| RowValue::Int(*x)),
-        ColumnData::Float(v) => v
-            .get(i)
-            .map_or(RowValue::Null, |x| RowValue::Float(f64::from(*x))),
-        ColumnData::Double(v) => v.get(i).map_or(RowValue::Null, |x| RowValue::Float(*x)),
-        ColumnData::VarChar(v) => v.get(i).map_or(RowValue::Null, RowValue::Str),
+    match &column.data {
         ColumnData::Json(v) => match v.get(i).and_then(|doc| json_path(doc, &operand.path)) {
             Some(found) => json_value(found),
             None => RowValue::Null,
         },
-        ColumnData::Array(v) => match (v.get(i), operand.path.first()) {
-            (Some(items), Some(PathStep::Index(idx))) => usize::try_from(*idx)
-                .ok()
-                .and_then(|k| items.get(k))
-                .map_or(RowValue::Null, scalar),
-            (Some(items), _) => RowValue::Array(items),
-            (None, _) => RowValue::Null,
-        },
+        ColumnData::Array(v) => {
+            let range = v.range(i);
+            match operand.path.first() {
+                Some(PathStep::Index(idx)) => match usize::try_from(*idx) {
+                    Ok(k) if k < range.len() => scalar_at(v.values(), range.start + k),
+                    _ => RowValue::Null,
+                },
+                _ => RowValue::Array(v.values(), range.start, range.end),
+            }
+        }
+        data => scalar_at(data, i),
     }
 }
 
@@ -274,6 +267,17 @@ fn known_of(column: Option<&Column>, n: usize) -> Bitmap {
 
 /// Tight loops for `field op literal` on plain typed columns.
 fn compare_fast(column: &Column, op: CmpOp, lit: &Literal, n: usize) -> Option<Truth> {
+    let mut value = compare_data(&column.data, op, lit, n)?;
+    let known = known_of(Some(column), n);
+    if column.valid.is_some() {
+        value.and(&known);
+    }
+    Some(Truth { value, known })
+}
+
+/// `values[i] op lit` for every row of a scalar column (ignoring validity); `None` when the
+/// literal's type does not fit the column's.
+fn compare_data(data: &ColumnData, op: CmpOp, lit: &Literal, n: usize) -> Option<Bitmap> {
     // One monomorphic loop per (type, operator): the predicate inlines into
     // `Bitmap::from_slice` and vectorizes.
     macro_rules! by_op {
@@ -322,7 +326,7 @@ fn compare_fast(column: &Column, op: CmpOp, lit: &Literal, n: usize) -> Option<T
             }
         }};
     }
-    let value = match &column.data {
+    Some(match data {
         ColumnData::Int8(v) => ints!(v, i8),
         ColumnData::Int16(v) => ints!(v, i16),
         ColumnData::Int32(v) => ints!(v, i32),
@@ -336,50 +340,155 @@ fn compare_fast(column: &Column, op: CmpOp, lit: &Literal, n: usize) -> Option<T
         ColumnData::Double(v) => by_op!(v, lit.as_f64()?),
         ColumnData::VarChar(v) => {
             let Literal::Str(x) = lit else { return None };
-            let x = x.as_bytes();
-            Bitmap::from_bools(n, v.iter().map(|a| op.holds(a.as_bytes().cmp(x))))
-        }
-        ColumnData::Bool(_) | ColumnData::Json(_) | ColumnData::Array(_) => return None,
-    };
-    let known = known_of(Some(column), n);
-    let mut value = value;
-    if column.valid.is_some() {
-        value.and(&known);
-    }
-    Some(Truth { value, known })
-}
-
-/// Tight loops for `field [not] in [...]` on plain integer and string columns: a sorted
-/// set of the list's values, probed per row.
-fn in_fast(column: &Column, values: &[Literal], negated: bool, n: usize) -> Option<Truth> {
-    macro_rules! ints {
-        ($v:expr) => {{
-            let v = $v;
-            let mut set: Vec<i64> = Vec::with_capacity(values.len());
-            for lit in values {
-                match lit {
-                    Literal::Int(x) => set.push(*x),
-                    // A fractional value never equals an integer; 2.0 does.
-                    Literal::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
-                        set.push(*f as i64)
-                    }
-                    Literal::Float(_) => {}
-                    _ => return None,
+            match op {
+                CmpOp::Eq => strings_equal(v, x.as_bytes()),
+                CmpOp::Ne => {
+                    let mut b = strings_equal(v, x.as_bytes());
+                    b.not();
+                    b
+                }
+                _ => {
+                    let x = x.as_bytes();
+                    strings_where(v, |a| op.holds(a.cmp(x)))
                 }
             }
-            set.sort_unstable();
-            set.dedup();
+        }
+        ColumnData::Bool(v) => {
+            let Literal::Bool(x) = lit else { return None };
+            by_op!(v, *x)
+        }
+        ColumnData::Json(_) | ColumnData::Array(_) => return None,
+    })
+}
+
+/// Rows of `column` where `pred(row bytes)` holds.
+fn strings_where(column: &StringColumn, pred: impl Fn(&[u8]) -> bool) -> Bitmap {
+    let bytes = column.bytes();
+    Bitmap::from_fn(column.len(), |i| {
+        match (column.offsets().get(i), column.offsets().get(i + 1)) {
+            (Some(&s), Some(&e)) => bytes.get(s..e).is_some_and(&pred),
+            _ => false,
+        }
+    })
+}
+
+/// The first up to 8 bytes at `at`, little-endian, zero-padded; and a mask of `len` bytes.
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        None => {
+            let mut w = [0u8; 8];
+            for (k, slot) in w.iter_mut().enumerate() {
+                *slot = bytes.get(at + k).copied().unwrap_or(0);
+            }
+            u64::from_le_bytes(w)
+        }
+    }
+}
+
+fn low_bytes_mask(len: usize) -> u64 {
+    if len >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (len * 8)) - 1
+    }
+}
+
+/// Rows equal to `x`: lengths are compared first (a vectorized pass over the offsets), then
+/// only rows of the right length compare bytes, 8 at a time for short literals.
+fn strings_equal(column: &StringColumn, x: &[u8]) -> Bitmap {
+    let offsets = column.offsets();
+    let want = x.len();
+    // Row i's length is offsets[i + 1] - offsets[i].
+    let candidates = Bitmap::from_zip(offsets, offsets.get(1..).unwrap_or(&[]), |s, e| {
+        e.wrapping_sub(*s) == want
+    });
+    let bytes = column.bytes();
+    if want <= 8 {
+        let mask = low_bytes_mask(want);
+        let lit = word_at(x, 0) & mask;
+        let mut out = Bitmap::zeros(column.len());
+        for i in candidates.iter_ones() {
+            let start = offsets.get(i).copied().unwrap_or(0);
+            if word_at(bytes, start) & mask == lit {
+                out.set(i, true);
+            }
+        }
+        out
+    } else {
+        let mut out = Bitmap::zeros(column.len());
+        for i in candidates.iter_ones() {
+            let start = offsets.get(i).copied().unwrap_or(0);
+            if bytes.get(start..start + want) == Some(x) {
+                out.set(i, true);
+            }
+        }
+        out
+    }
+}
+
+/// Rows starting with `prefix` (`like "abc%"`).
+fn strings_with_prefix(column: &StringColumn, prefix: &[u8]) -> Bitmap {
+    let offsets = column.offsets();
+    let bytes = column.bytes();
+    let want = prefix.len();
+    if want <= 8 {
+        let mask = low_bytes_mask(want);
+        let lit = word_at(prefix, 0) & mask;
+        Bitmap::from_zip(offsets, offsets.get(1..).unwrap_or(&[]), |&s, &e| {
+            (e - s >= want) & (word_at(bytes, s) & mask == lit)
+        })
+    } else {
+        strings_where(column, |a| a.starts_with(prefix))
+    }
+}
+
+/// The integers of an `in` list, sorted and deduplicated; `None` if it holds a non-number.
+fn int_set(values: &[Literal]) -> Option<Vec<i64>> {
+    let mut set: Vec<i64> = Vec::with_capacity(values.len());
+    for lit in values {
+        match lit {
+            Literal::Int(x) => set.push(*x),
+            // A fractional value never equals an integer; 2.0 does.
+            Literal::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => set.push(*f as i64),
+            Literal::Float(_) => {}
+            Literal::Bool(_) | Literal::Str(_) | Literal::List(_) => return None,
+        }
+    }
+    set.sort_unstable();
+    set.dedup();
+    Some(set)
+}
+
+/// Tight loops for `field [not] in [...]` on plain integer and string columns.
+///
+/// Integers spanning under 2^16 probe a bit table (one load and shift per row, no bounds
+/// check: the index is masked into the fixed-size table; on AVX-512 a span under 1024 keeps
+/// the table in two registers, see [`crate::simd::in_bit_table`]); wider sets binary-search.
+fn in_fast(column: &Column, values: &[Literal], negated: bool, n: usize) -> Option<Truth> {
+    macro_rules! ints {
+        ($v:expr, $kernel:expr) => {{
+            let v = $v;
+            let set = int_set(values)?;
             match (set.first(), set.last()) {
-                // A dense table when the values span a small range: one load per row.
                 (Some(&lo), Some(&hi)) if hi.saturating_sub(lo) < 1 << 16 => {
-                    let mut table = vec![false; (hi - lo + 1) as usize];
+                    let span = (hi - lo + 1) as u64;
+                    let mut table = Box::new([0u64; 1024]);
                     for x in &set {
-                        table[(x - lo) as usize] = true;
+                        let off = (x - lo) as u64;
+                        table[(off >> 6) as usize & 1023] |= 1 << (off & 63);
                     }
-                    Bitmap::from_slice(v, |a| {
-                        let off = i64::from(*a).wrapping_sub(lo) as u64 as usize;
-                        table.get(off).copied().unwrap_or(false) != negated
-                    })
+                    let table = &*table;
+                    let kernel: fn(&[_], i64, u64, &[u64; 1024], bool) -> Option<Vec<u64>> =
+                        $kernel;
+                    match kernel(v, lo, span, table, negated) {
+                        Some(words) => Bitmap::from_words(words, v.len()),
+                        None => Bitmap::from_slice(v, |a| {
+                            let off = i64::from(*a).wrapping_sub(lo) as u64;
+                            let word = table[(off >> 6) as usize & 1023];
+                            (((word >> (off & 63)) & 1 == 1) & (off < span)) != negated
+                        }),
+                    }
                 }
                 _ => {
                     Bitmap::from_slice(v, |a| set.binary_search(&i64::from(*a)).is_ok() != negated)
@@ -388,10 +497,12 @@ fn in_fast(column: &Column, values: &[Literal], negated: bool, n: usize) -> Opti
         }};
     }
     let value = match &column.data {
-        ColumnData::Int8(v) => ints!(v),
-        ColumnData::Int16(v) => ints!(v),
-        ColumnData::Int32(v) => ints!(v),
-        ColumnData::Int64(v) => ints!(v),
+        ColumnData::Int8(v) => ints!(v, |_, _, _, _, _| None),
+        ColumnData::Int16(v) => ints!(v, |_, _, _, _, _| None),
+        ColumnData::Int32(v) => ints!(v, |_, _, _, _, _| None),
+        ColumnData::Int64(v) => ints!(v, |v, lo, span, table, negated| {
+            crate::simd::in_bit_table(v, lo, span, table.first_chunk::<16>()?, negated)
+        }),
         ColumnData::VarChar(v) => {
             let mut set: Vec<&str> = Vec::with_capacity(values.len());
             for lit in values {
@@ -472,14 +583,14 @@ pub fn like(text: &str, pattern: &str) -> bool {
 /// The elements of an ARRAY value or a JSON array, read in place (no allocation per row).
 #[derive(Clone, Copy)]
 enum Elements<'a> {
-    Array(&'a [ScalarValue]),
+    Array(&'a ColumnData, usize, usize),
     Json(&'a [Json]),
 }
 
 impl<'a> Elements<'a> {
     fn of(v: RowValue<'a>) -> Option<Self> {
         match v {
-            RowValue::Array(items) => Some(Elements::Array(items)),
+            RowValue::Array(values, start, end) => Some(Elements::Array(values, start, end)),
             RowValue::Json(Json::Array(items)) => Some(Elements::Json(items)),
             _ => None,
         }
@@ -487,14 +598,16 @@ impl<'a> Elements<'a> {
 
     fn len(self) -> usize {
         match self {
-            Elements::Array(items) => items.len(),
+            Elements::Array(_, start, end) => end - start,
             Elements::Json(items) => items.len(),
         }
     }
 
     fn has(self, lit: &Literal) -> bool {
         match self {
-            Elements::Array(items) => items.iter().any(|v| equals(scalar(v), lit)),
+            Elements::Array(values, start, end) => {
+                (start..end).any(|k| equals(scalar_at(values, k), lit))
+            }
             Elements::Json(items) => items.iter().any(|v| equals(json_value(v), lit)),
         }
     }
@@ -505,6 +618,129 @@ impl<'a> Elements<'a> {
             ContainsMode::All => values.iter().all(|l| self.has(l)),
         }
     }
+}
+
+/// The path as object keys, when it has no array index.
+fn object_keys(path: &[PathStep]) -> Option<Vec<&str>> {
+    path.iter()
+        .map(|step| match step {
+            PathStep::Key(k) => Some(k.as_str()),
+            PathStep::Index(_) => None,
+        })
+        .collect()
+}
+
+/// `json[path] op literal` from the path's shred: a typed scan for rows holding the shred's
+/// type, the documents for the few rows holding another, and missing keys (false, or true
+/// for `!=`) from the presence bits.
+fn json_compare_fast(
+    column: &Column,
+    docs: &JsonColumn,
+    operand: &Operand,
+    op: CmpOp,
+    lit: &Literal,
+    n: usize,
+) -> Option<Truth> {
+    let keys = object_keys(&operand.path)?;
+    if keys.is_empty() {
+        return None;
+    }
+    let shred = docs.shred(&keys)?;
+    let fits = matches!(
+        (&shred.values, lit),
+        (
+            ColumnData::Int64(_) | ColumnData::Double(_),
+            Literal::Int(_) | Literal::Float(_)
+        ) | (ColumnData::VarChar(_), Literal::Str(_))
+            | (ColumnData::Bool(_), Literal::Bool(_))
+    );
+    let mut value = if fits {
+        let mut v = compare_data(&shred.values, op, lit, n)?;
+        v.and(&shred.typed);
+        v
+    } else if op == CmpOp::Ne {
+        // A type mismatch is true for `!=`.
+        shred.typed.clone()
+    } else {
+        Bitmap::zeros(n)
+    };
+    if op == CmpOp::Ne {
+        let mut missing = shred.present.clone();
+        missing.not();
+        value.or(&missing);
+    }
+    let mut others = shred.present.clone();
+    others.and_not(&shred.typed);
+    for i in others.iter_ones() {
+        let hit = docs
+            .get(i)
+            .and_then(|d| json_path(d, &operand.path))
+            .map(json_value)
+            .and_then(|v| order(v, lit))
+            .map_or(op == CmpOp::Ne, |o| op.holds(o));
+        value.set(i, hit);
+    }
+    let known = known_of(Some(column), n);
+    value.and(&known);
+    Some(Truth { value, known })
+}
+
+/// `array_contains*` over an ARRAY column's flat elements: one vectorized pass over the
+/// elements per value, then each row checks its element range.
+fn contains_fast(
+    column: &Column,
+    array: &ArrayColumn,
+    values: &[Literal],
+    mode: ContainsMode,
+    n: usize,
+) -> Option<Truth> {
+    let offsets = array.offsets();
+    let row_any = |elements: &Bitmap| rows_with_any(offsets, elements, n);
+    let mut value = match mode {
+        ContainsMode::One | ContainsMode::Any => {
+            let mut hits = Bitmap::zeros(array.values().len());
+            for lit in values {
+                hits.or(&compare_data(array.values(), CmpOp::Eq, lit, hits.len())?);
+            }
+            row_any(&hits)
+        }
+        ContainsMode::All => {
+            let mut acc = Bitmap::ones(n);
+            for lit in values {
+                let hits = compare_data(array.values(), CmpOp::Eq, lit, array.values().len())?;
+                acc.and(&row_any(&hits));
+            }
+            acc
+        }
+    };
+    let known = known_of(Some(column), n);
+    value.and(&known);
+    Some(Truth { value, known })
+}
+
+/// Rows (delimited by `offsets`) holding at least one set element bit: each set bit finds
+/// its row by a search forward from the last row found, so the cost follows the matches,
+/// not the rows.
+fn rows_with_any(offsets: &[usize], elements: &Bitmap, n: usize) -> Bitmap {
+    let mut rows = Bitmap::zeros(n);
+    let mut row = 0usize;
+    for p in elements.iter_ones() {
+        // Skip bits inside the row already marked.
+        if row < n && rows.get(row) && offsets.get(row + 1).is_some_and(|&e| p < e) {
+            continue;
+        }
+        // Galloping search: the next match is usually a few rows on.
+        let rest = offsets.get(row + 1..).unwrap_or(&[]);
+        let mut bound = 1;
+        while rest.get(bound - 1).is_some_and(|&o| o <= p) {
+            bound *= 2;
+        }
+        let lo = bound / 2;
+        let hi = bound.min(rest.len());
+        row += lo + rest.get(lo..hi).unwrap_or(&[]).partition_point(|&o| o <= p);
+        rows.set(row, true);
+    }
+    rows
 }
 
 fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarIndex) -> Truth {
@@ -545,6 +781,13 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
                     return t;
                 }
             }
+            if let (Some(column), true) = (c, lhs.arith.is_empty()) {
+                if let ColumnData::Json(docs) = &column.data {
+                    if let Some(t) = json_compare_fast(column, docs, lhs, *op, rhs, n) {
+                        return t;
+                    }
+                }
+            }
             if lhs.data_type == rivus_schema::DataType::Json
                 || (lhs.data_type == rivus_schema::DataType::Array && !lhs.path.is_empty())
             {
@@ -572,7 +815,7 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
                     RowValue::Float(v) => Literal::Float(v),
                     RowValue::Bool(v) => Literal::Bool(v),
                     RowValue::Str(s) => Literal::Str(s.to_string()),
-                    RowValue::Json(_) | RowValue::Array(_) => return Some(false),
+                    RowValue::Json(_) | RowValue::Array(..) => return Some(false),
                 };
                 compare(x, *op, &lit)
             })
@@ -636,9 +879,7 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
                 if let (ColumnData::VarChar(v), Some(prefix)) =
                     (&column.data, literal_prefix(pattern))
                 {
-                    let prefix = prefix.as_bytes();
-                    let mut value =
-                        Bitmap::from_bools(n, v.iter().map(|s| s.as_bytes().starts_with(prefix)));
+                    let mut value = strings_with_prefix(v, prefix.as_bytes());
                     let known = known_of(Some(column), n);
                     if column.valid.is_some() {
                         value.and(&known);
@@ -666,6 +907,20 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
         }
         Predicate::Exists(operand) => {
             let c = col(operand);
+            if let (Some(ColumnData::Json(docs)), Some(keys)) =
+                (c.map(|c| &c.data), object_keys(&operand.path))
+            {
+                if let Some(shred) = docs.shred(&keys) {
+                    let mut value = shred.present.clone();
+                    if let Some(valid) = c.and_then(|c| c.valid.as_ref()) {
+                        value.and(valid);
+                    }
+                    return Truth {
+                        value,
+                        known: Bitmap::ones(n),
+                    };
+                }
+            }
             let value = Bitmap::from_fn(n, |i| match c.map(|c| (&c.data, c.is_valid(i))) {
                 Some((ColumnData::Json(docs), true)) => docs
                     .get(i)
@@ -682,16 +937,41 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
             operand,
             values,
             mode,
-        } => per_value(n, col(operand), operand, |v| {
-            Elements::of(v).is_some_and(|items| items.contains(values, *mode))
-        }),
+        } => {
+            let c = col(operand);
+            if let (Some(column), true) = (c, operand.path.is_empty()) {
+                if let ColumnData::Array(array) = &column.data {
+                    if let Some(t) = contains_fast(column, array, values, *mode, n) {
+                        return t;
+                    }
+                }
+            }
+            per_value(n, c, operand, |v| {
+                Elements::of(v).is_some_and(|items| items.contains(values, *mode))
+            })
+        }
         Predicate::ArrayLength {
             operand,
             op,
             value: len,
-        } => per_value(n, col(operand), operand, |v| {
-            Elements::of(v).is_some_and(|items| op.holds((items.len() as i64).cmp(len)))
-        }),
+        } => {
+            let c = col(operand);
+            if let (Some(column), true) = (c, operand.path.is_empty()) {
+                if let ColumnData::Array(array) = &column.data {
+                    let offsets = array.offsets();
+                    let mut value =
+                        Bitmap::from_zip(offsets, offsets.get(1..).unwrap_or(&[]), |s, e| {
+                            op.holds(((e - s) as i64).cmp(len))
+                        });
+                    let known = known_of(Some(column), n);
+                    value.and(&known);
+                    return Truth { value, known };
+                }
+            }
+            per_value(n, c, operand, |v| {
+                Elements::of(v).is_some_and(|items| op.holds((items.len() as i64).cmp(len)))
+            })
+        }
         Predicate::And(parts) | Predicate::Or(parts) => {
             let is_and = matches!(predicate, Predicate::And(_));
             let mut acc: Option<Truth> = None;

@@ -16,6 +16,7 @@ mod eval;
 pub mod lexer;
 pub mod parser;
 pub mod plan;
+mod simd;
 mod span;
 
 pub use binder::{bind, Templates, META};

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::{Bitmap, ScalarValue};
+use crate::{ArrayColumn, Bitmap, DataType, JsonColumn, ScalarValue};
 
 /// The values of one field for a run of rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,10 +16,10 @@ pub enum ColumnData {
     Double(Vec<f64>),
     /// Strings packed end to end (see [`StringColumn`]).
     VarChar(StringColumn),
-    /// Parsed JSON documents (also the dynamic field `$meta`).
-    Json(Vec<serde_json::Value>),
-    /// ARRAY rows; every element has the field's element type.
-    Array(Vec<Vec<ScalarValue>>),
+    /// JSON documents (also the dynamic field `$meta`), see [`JsonColumn`].
+    Json(JsonColumn),
+    /// ARRAY rows as offsets into one element column, see [`ArrayColumn`].
+    Array(ArrayColumn),
 }
 
 impl ColumnData {
@@ -42,6 +42,87 @@ impl ColumnData {
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// An empty column of a scalar type (`None` for JSON, ARRAY and vectors).
+    pub fn empty(data_type: DataType) -> Option<ColumnData> {
+        Some(match data_type {
+            DataType::Bool => ColumnData::Bool(Vec::new()),
+            DataType::Int8 => ColumnData::Int8(Vec::new()),
+            DataType::Int16 => ColumnData::Int16(Vec::new()),
+            DataType::Int32 => ColumnData::Int32(Vec::new()),
+            DataType::Int64 => ColumnData::Int64(Vec::new()),
+            DataType::Float => ColumnData::Float(Vec::new()),
+            DataType::Double => ColumnData::Double(Vec::new()),
+            DataType::VarChar => ColumnData::VarChar(StringColumn::new()),
+            DataType::Array
+            | DataType::Json
+            | DataType::BinaryVector
+            | DataType::FloatVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::SparseFloatVector
+            | DataType::Int8Vector => return None,
+        })
+    }
+
+    /// Appends a scalar of this column's type (integers narrower than the column's are
+    /// widened; an out-of-range integer or another type is `None`, nothing appended).
+    pub fn push_scalar(&mut self, v: &ScalarValue) -> Option<()> {
+        let int = match v {
+            ScalarValue::Int(x) => Some(i64::from(*x)),
+            ScalarValue::Long(x) => Some(*x),
+            ScalarValue::Bool(_)
+            | ScalarValue::Float(_)
+            | ScalarValue::Double(_)
+            | ScalarValue::String(_)
+            | ScalarValue::Bytes(_) => None,
+        };
+        // Any other pairing is a type mismatch.
+        #[allow(clippy::wildcard_enum_match_arm)]
+        match (self, v) {
+            (ColumnData::Bool(c), ScalarValue::Bool(x)) => c.push(*x),
+            (ColumnData::Int8(c), _) => c.push(i8::try_from(int?).ok()?),
+            (ColumnData::Int16(c), _) => c.push(i16::try_from(int?).ok()?),
+            (ColumnData::Int32(c), _) => c.push(i32::try_from(int?).ok()?),
+            (ColumnData::Int64(c), _) => c.push(int?),
+            (ColumnData::Float(c), ScalarValue::Float(x)) => c.push(*x),
+            (ColumnData::Double(c), ScalarValue::Double(x)) => c.push(*x),
+            (ColumnData::Double(c), ScalarValue::Float(x)) => c.push(f64::from(*x)),
+            (ColumnData::VarChar(c), ScalarValue::String(x)) => c.push(x),
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// Row `i` as a scalar (`None` past the end and for JSON/ARRAY columns).
+    pub fn scalar_at(&self, i: usize) -> Option<ScalarValue> {
+        Some(match self {
+            ColumnData::Bool(v) => ScalarValue::Bool(*v.get(i)?),
+            ColumnData::Int8(v) => ScalarValue::Int(i32::from(*v.get(i)?)),
+            ColumnData::Int16(v) => ScalarValue::Int(i32::from(*v.get(i)?)),
+            ColumnData::Int32(v) => ScalarValue::Int(*v.get(i)?),
+            ColumnData::Int64(v) => ScalarValue::Long(*v.get(i)?),
+            ColumnData::Float(v) => ScalarValue::Float(*v.get(i)?),
+            ColumnData::Double(v) => ScalarValue::Double(*v.get(i)?),
+            ColumnData::VarChar(v) => ScalarValue::String(v.get(i)?.to_string()),
+            ColumnData::Json(_) | ColumnData::Array(_) => return None,
+        })
+    }
+
+    /// Drops rows from `len` on (scalar columns only; others are left as they are).
+    pub fn truncate(&mut self, len: usize) {
+        match self {
+            ColumnData::Bool(v) => v.truncate(len),
+            ColumnData::Int8(v) => v.truncate(len),
+            ColumnData::Int16(v) => v.truncate(len),
+            ColumnData::Int32(v) => v.truncate(len),
+            ColumnData::Int64(v) => v.truncate(len),
+            ColumnData::Float(v) => v.truncate(len),
+            ColumnData::Double(v) => v.truncate(len),
+            ColumnData::VarChar(v) => v.truncate(len),
+            ColumnData::Json(_) | ColumnData::Array(_) => {}
+        }
     }
 }
 
@@ -79,6 +160,25 @@ impl StringColumn {
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Drops rows from `len` on.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.offsets.truncate(len + 1);
+            let end = self.offsets.last().copied().unwrap_or(0);
+            self.bytes.truncate(end);
+        }
+    }
+
+    /// Row boundaries: `len() + 1` ascending byte offsets into [`bytes`](Self::bytes).
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// Every row's bytes, end to end.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_bytes()
     }
 
     /// Row `i`, if it exists.

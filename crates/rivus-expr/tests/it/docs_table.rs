@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use rivus_expr::plan::Literal;
 use rivus_expr::{bind, evaluate, parse, Templates};
 use rivus_schema::{
-    Bitmap, CollectionSchema, Column, ColumnBatch, ColumnData, DataType, FieldSchema, ScalarValue,
+    ArrayColumn, Bitmap, CollectionSchema, Column, ColumnBatch, ColumnData, DataType, FieldSchema,
+    JsonColumn, ScalarValue,
 };
 use serde_json::json;
 
@@ -35,6 +36,10 @@ fn schema() -> CollectionSchema {
         functions: vec![],
         enable_dynamic_field: true,
     }
+}
+
+fn array(element_type: DataType, rows: Vec<Vec<ScalarValue>>) -> ArrayColumn {
+    ArrayColumn::from_rows(element_type, rows).expect("elements of the element type")
 }
 
 fn strs(v: &[&str]) -> Vec<ScalarValue> {
@@ -77,47 +82,53 @@ fn batch() -> ColumnBatch {
         )
         .with(
             "meta",
-            Column::new(ColumnData::Json(vec![
+            Column::new(ColumnData::Json(JsonColumn::new(vec![
                 json!({"a": {"b": [1, 2]}, "color": "red", "n": 10}),
                 json!({"a": {"b": [3]}, "color": "blue", "n": 20.5}),
                 json!({"color": "red"}),
                 json!({"a": 1, "n": "ten"}),
                 json!({"tags": ["x", "y"], "n": 5}),
                 json!(null),
-            ])),
+            ]))),
         )
         .with(
             "tags",
-            Column::new(ColumnData::Array(vec![
-                strs(&["x", "y"]),
-                strs(&["y"]),
-                strs(&[]),
-                strs(&["x", "z"]),
-                strs(&["z"]),
-                strs(&["x", "y", "z"]),
-            ])),
+            Column::new(ColumnData::Array(array(
+                DataType::VarChar,
+                vec![
+                    strs(&["x", "y"]),
+                    strs(&["y"]),
+                    strs(&[]),
+                    strs(&["x", "z"]),
+                    strs(&["z"]),
+                    strs(&["x", "y", "z"]),
+                ],
+            ))),
         )
         .with(
             "nums",
-            Column::new(ColumnData::Array(vec![
-                longs(&[1, 2, 3]),
-                longs(&[4]),
-                longs(&[]),
-                longs(&[1]),
-                longs(&[2, 2]),
-                longs(&[7, 8, 9, 10]),
-            ])),
+            Column::new(ColumnData::Array(array(
+                DataType::Int64,
+                vec![
+                    longs(&[1, 2, 3]),
+                    longs(&[4]),
+                    longs(&[]),
+                    longs(&[1]),
+                    longs(&[2, 2]),
+                    longs(&[7, 8, 9, 10]),
+                ],
+            ))),
         )
         .with(
             "$meta",
-            Column::new(ColumnData::Json(vec![
+            Column::new(ColumnData::Json(JsonColumn::new(vec![
                 json!({"city": "Paris", "rank": 1}),
                 json!({"city": "Rome"}),
                 json!({}),
                 json!({"city": "Paris", "rank": 3}),
                 json!({"rank": 2}),
                 json!({"city": "Oslo", "rank": 2}),
-            ])),
+            ]))),
         )
 }
 
