@@ -71,8 +71,20 @@ class RivusServer:
         return self.stop(signal.SIGKILL)
 
 
+class ExternalServer:
+    """A server already running elsewhere (`RIVUS_TEST_URI`, e.g. Milvus Lite as an oracle
+    while writing tests); never started or stopped here."""
+
+    def __init__(self, uri):
+        self.uri = uri
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
+    external = os.environ.get("RIVUS_TEST_URI")
+    if external:
+        yield ExternalServer(external)
+        return
     srv = RivusServer(tmp_path_factory.mktemp("rivus") / "data").start()
     yield srv
     srv.stop()
