@@ -114,7 +114,10 @@ fn scalar_at(data: &ColumnData, i: usize) -> RowValue<'_> {
         ColumnData::Float(v) => v.get(i).map(|x| RowValue::Float(f64::from(*x))),
         ColumnData::Double(v) => v.get(i).map(|x| RowValue::Float(*x)),
         ColumnData::VarChar(v) => v.get(i).map(RowValue::Str),
-        ColumnData::Json(_) | ColumnData::Array(_) => None,
+        ColumnData::Json(_)
+        | ColumnData::Array(_)
+        | ColumnData::Vector(_)
+        | ColumnData::Sparse(_) => None,
     };
     v.unwrap_or(RowValue::Null)
 }
@@ -245,16 +248,41 @@ fn per_row(n: usize, mut f: impl FnMut(usize) -> Option<bool>) -> Truth {
     }
 }
 
-/// [`per_row`] over an operand's values: null rows are null, others give `f(value)`.
+/// Whether an absent value of `operand` (a missing JSON key, a JSON null, an ARRAY index past
+/// the end) is false rather than null: Milvus's JSON and array expressions give false and
+/// valid there, only the row itself being null makes the result null.
+fn absent_is_false(operand: &Operand) -> bool {
+    operand.data_type == rivus_schema::DataType::Json
+        || (operand.data_type == rivus_schema::DataType::Array && !operand.path.is_empty())
+}
+
+/// The row's value, or `Err(answer)` when it is absent: `None` (null) for a null row or a
+/// null scalar, `Some(false)` for an absent JSON/array value of a valid row.
+fn present<'a>(
+    column: Option<&'a Column>,
+    operand: &Operand,
+    i: usize,
+) -> Result<RowValue<'a>, Option<bool>> {
+    match value(column, operand, i) {
+        RowValue::Null if absent_is_false(operand) && column.is_some_and(|c| c.is_valid(i)) => {
+            Err(Some(false))
+        }
+        RowValue::Null => Err(None),
+        v => Ok(v),
+    }
+}
+
+/// [`per_row`] over an operand's values: null rows are null, absent JSON/array values false
+/// (see [`present`]), others give `f(value)`.
 fn per_value(
     n: usize,
     column: Option<&Column>,
     operand: &Operand,
     f: impl Fn(RowValue<'_>) -> bool,
 ) -> Truth {
-    per_row(n, |i| match value(column, operand, i) {
-        RowValue::Null => None,
-        v => Some(f(v)),
+    per_row(n, |i| match present(column, operand, i) {
+        Ok(v) => Some(f(v)),
+        Err(answer) => answer,
     })
 }
 
@@ -357,7 +385,10 @@ fn compare_data(data: &ColumnData, op: CmpOp, lit: &Literal, n: usize) -> Option
             let Literal::Bool(x) = lit else { return None };
             by_op!(v, *x)
         }
-        ColumnData::Json(_) | ColumnData::Array(_) => return None,
+        ColumnData::Json(_)
+        | ColumnData::Array(_)
+        | ColumnData::Vector(_)
+        | ColumnData::Sparse(_) => return None,
     })
 }
 
@@ -646,6 +677,13 @@ fn json_compare_fast(
         return None;
     }
     let shred = docs.shred(&keys)?;
+    // An integer literal beyond 2^53 is not exact as an f64: such a comparison reads the
+    // documents instead of a DOUBLE shred.
+    if let (ColumnData::Double(_), Literal::Int(x)) = (&shred.values, lit) {
+        if x.unsigned_abs() > 1 << 53 {
+            return None;
+        }
+    }
     let fits = matches!(
         (&shred.values, lit),
         (
@@ -850,7 +888,10 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
                 }
             }
             per_row(n, |i| {
-                let v = value(c, operand, i);
+                let v = match present(c, operand, i) {
+                    Ok(v) => v,
+                    Err(answer) => return answer,
+                };
                 Some(compare(v, lo, lower)? && compare(v, hi, upper)?)
             })
         }
@@ -867,8 +908,10 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
                     return t;
                 }
             }
-            per_value(n, c, operand, |v| {
-                values.iter().any(|lit| equals(v, lit)) != *negated
+            // `not in` is `not (in)`: an absent JSON/array value (false for `in`) is true.
+            per_row(n, |i| match present(c, operand, i) {
+                Ok(v) => Some(values.iter().any(|lit| equals(v, lit)) != *negated),
+                Err(answer) => answer.map(|b| b != *negated),
             })
         }
         Predicate::Like { operand, pattern } => {
@@ -887,10 +930,10 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
                     return Truth { value, known };
                 }
             }
-            per_row(n, |i| match value(c, operand, i) {
-                RowValue::Null => None,
-                RowValue::Str(s) => Some(like(s, pattern)),
-                _ => Some(false),
+            per_row(n, |i| match present(c, operand, i) {
+                Err(answer) => answer,
+                Ok(RowValue::Str(s)) => Some(like(s, pattern)),
+                Ok(_) => Some(false),
             })
         }
         Predicate::IsNull { operand, negated } => {
@@ -911,14 +954,11 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
                 (c.map(|c| &c.data), object_keys(&operand.path))
             {
                 if let Some(shred) = docs.shred(&keys) {
+                    // A null row is null (not false): `not exists` leaves it out.
+                    let known = known_of(c, n);
                     let mut value = shred.present.clone();
-                    if let Some(valid) = c.and_then(|c| c.valid.as_ref()) {
-                        value.and(valid);
-                    }
-                    return Truth {
-                        value,
-                        known: Bitmap::ones(n),
-                    };
+                    value.and(&known);
+                    return Truth { value, known };
                 }
             }
             let value = Bitmap::from_fn(n, |i| match c.map(|c| (&c.data, c.is_valid(i))) {
@@ -930,7 +970,7 @@ fn eval(predicate: &Predicate, source: &dyn ColumnSource, index: &dyn ScalarInde
             });
             Truth {
                 value,
-                known: Bitmap::ones(n),
+                known: known_of(c, n),
             }
         }
         Predicate::Contains {

@@ -20,6 +20,93 @@ pub enum ColumnData {
     Json(JsonColumn),
     /// ARRAY rows as offsets into one element column, see [`ArrayColumn`].
     Array(ArrayColumn),
+    /// Vectors of any dense type, row after row (see [`VectorColumn`]).
+    Vector(VectorColumn),
+    /// SPARSE_FLOAT_VECTOR rows, each as Milvus's bytes: (u32 index, f32 value) pairs,
+    /// little-endian, indexes strictly increasing.
+    Sparse(Vec<Vec<u8>>),
+}
+
+/// Dense vectors of one field, `dim` elements per row, stored back to back in the bytes
+/// Milvus sends them in: FLOAT as f32, FLOAT16/BFLOAT16 as 2 bytes per element, INT8 as 1
+/// byte, BINARY as `dim / 8` bytes (one bit per dimension).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorColumn {
+    pub data_type: DataType,
+    pub dim: usize,
+    /// FLOAT vectors as f32 values.
+    pub floats: Vec<f32>,
+    /// Every other type as raw bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl VectorColumn {
+    /// An empty column; `None` if `data_type` is not a dense vector type or `dim` is 0.
+    pub fn new(data_type: DataType, dim: usize) -> Option<Self> {
+        (dim > 0 && VectorColumn::row_bytes_of(data_type, dim).is_some()).then(|| VectorColumn {
+            data_type,
+            dim,
+            floats: Vec::new(),
+            bytes: Vec::new(),
+        })
+    }
+
+    /// Bytes per row for a dense vector type (`None` for other types).
+    pub fn row_bytes_of(data_type: DataType, dim: usize) -> Option<usize> {
+        match data_type {
+            DataType::FloatVector => Some(dim * 4),
+            DataType::Float16Vector | DataType::BFloat16Vector => Some(dim * 2),
+            DataType::Int8Vector => Some(dim),
+            DataType::BinaryVector => Some(dim.div_ceil(8)),
+            DataType::Bool
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float
+            | DataType::Double
+            | DataType::VarChar
+            | DataType::Array
+            | DataType::Json
+            | DataType::SparseFloatVector => None,
+        }
+    }
+
+    /// Elements (FLOAT) or bytes (others) per row.
+    pub fn row_width(&self) -> usize {
+        if self.data_type == DataType::FloatVector {
+            self.dim
+        } else {
+            VectorColumn::row_bytes_of(self.data_type, self.dim).unwrap_or(1)
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        let width = self.row_width().max(1);
+        if self.data_type == DataType::FloatVector {
+            self.floats.len() / width
+        } else {
+            self.bytes.len() / width
+        }
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends row `i` of `other` (same type and dim).
+    pub fn push_from(&mut self, other: &VectorColumn, i: usize) {
+        let w = other.row_width();
+        if self.data_type == DataType::FloatVector {
+            if let Some(row) = other.floats.get(i * w..(i + 1) * w) {
+                self.floats.extend_from_slice(row);
+            }
+        } else if let Some(row) = other.bytes.get(i * w..(i + 1) * w) {
+            self.bytes.extend_from_slice(row);
+        }
+    }
 }
 
 impl ColumnData {
@@ -36,12 +123,32 @@ impl ColumnData {
             ColumnData::VarChar(v) => v.len(),
             ColumnData::Json(v) => v.len(),
             ColumnData::Array(v) => v.len(),
+            ColumnData::Vector(v) => v.len(),
+            ColumnData::Sparse(v) => v.len(),
         }
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The scalar type of this column (`None` for JSON, ARRAY and vectors).
+    pub fn data_type(&self) -> Option<DataType> {
+        Some(match self {
+            ColumnData::Bool(_) => DataType::Bool,
+            ColumnData::Int8(_) => DataType::Int8,
+            ColumnData::Int16(_) => DataType::Int16,
+            ColumnData::Int32(_) => DataType::Int32,
+            ColumnData::Int64(_) => DataType::Int64,
+            ColumnData::Float(_) => DataType::Float,
+            ColumnData::Double(_) => DataType::Double,
+            ColumnData::VarChar(_) => DataType::VarChar,
+            ColumnData::Json(_)
+            | ColumnData::Array(_)
+            | ColumnData::Vector(_)
+            | ColumnData::Sparse(_) => return None,
+        })
     }
 
     /// An empty column of a scalar type (`None` for JSON, ARRAY and vectors).
@@ -106,7 +213,10 @@ impl ColumnData {
             ColumnData::Float(v) => ScalarValue::Float(*v.get(i)?),
             ColumnData::Double(v) => ScalarValue::Double(*v.get(i)?),
             ColumnData::VarChar(v) => ScalarValue::String(v.get(i)?.to_string()),
-            ColumnData::Json(_) | ColumnData::Array(_) => return None,
+            ColumnData::Json(_)
+            | ColumnData::Array(_)
+            | ColumnData::Vector(_)
+            | ColumnData::Sparse(_) => return None,
         })
     }
 
@@ -121,7 +231,10 @@ impl ColumnData {
             ColumnData::Float(v) => v.truncate(len),
             ColumnData::Double(v) => v.truncate(len),
             ColumnData::VarChar(v) => v.truncate(len),
-            ColumnData::Json(_) | ColumnData::Array(_) => {}
+            ColumnData::Json(_)
+            | ColumnData::Array(_)
+            | ColumnData::Vector(_)
+            | ColumnData::Sparse(_) => {}
         }
     }
 }
@@ -228,6 +341,102 @@ impl Column {
     }
 }
 
+impl Column {
+    /// Rows `rows` (in that order) of this column.
+    pub fn take(&self, rows: &[usize]) -> Column {
+        Column::concat_rows(&[(self, rows)])
+    }
+
+    /// The given rows of several columns of the same type, one after the other. Columns of
+    /// different types than the first are skipped (callers concatenate one field's columns).
+    pub fn concat_rows(parts: &[(&Column, &[usize])]) -> Column {
+        let Some((first, _)) = parts.first() else {
+            return Column::new(ColumnData::Bool(Vec::new()));
+        };
+        let total: usize = parts.iter().map(|(_, r)| r.len()).sum();
+        let nullable = parts.iter().any(|(c, _)| c.valid.is_some());
+        let valid = nullable.then(|| {
+            let mut bits = Vec::with_capacity(total);
+            for (c, rows) in parts {
+                bits.extend(rows.iter().map(|&i| c.is_valid(i)));
+            }
+            Bitmap::from_slice(&bits, |b| *b)
+        });
+        macro_rules! gather {
+            ($variant:ident, $default:expr) => {{
+                let mut out = Vec::with_capacity(total);
+                for (c, rows) in parts {
+                    if let ColumnData::$variant(v) = &c.data {
+                        out.extend(rows.iter().map(|&i| v.get(i).cloned().unwrap_or($default)));
+                    }
+                }
+                ColumnData::$variant(out)
+            }};
+        }
+        let data = match &first.data {
+            ColumnData::Bool(_) => gather!(Bool, false),
+            ColumnData::Int8(_) => gather!(Int8, 0),
+            ColumnData::Int16(_) => gather!(Int16, 0),
+            ColumnData::Int32(_) => gather!(Int32, 0),
+            ColumnData::Int64(_) => gather!(Int64, 0),
+            ColumnData::Float(_) => gather!(Float, 0.0),
+            ColumnData::Double(_) => gather!(Double, 0.0),
+            ColumnData::Sparse(_) => gather!(Sparse, Vec::new()),
+            ColumnData::VarChar(_) => {
+                let mut out = StringColumn::new();
+                for (c, rows) in parts {
+                    if let ColumnData::VarChar(v) = &c.data {
+                        for &i in *rows {
+                            out.push(v.get(i).unwrap_or_default());
+                        }
+                    }
+                }
+                ColumnData::VarChar(out)
+            }
+            ColumnData::Json(_) => {
+                let mut docs = Vec::with_capacity(total);
+                for (c, rows) in parts {
+                    if let ColumnData::Json(v) = &c.data {
+                        docs.extend(
+                            rows.iter()
+                                .map(|&i| v.get(i).cloned().unwrap_or(serde_json::Value::Null)),
+                        );
+                    }
+                }
+                ColumnData::Json(JsonColumn::new(docs))
+            }
+            ColumnData::Array(a) => {
+                let mut out = a.empty_like();
+                for (c, rows) in parts {
+                    if let ColumnData::Array(v) = &c.data {
+                        for &i in *rows {
+                            let _ = out.push(&v.row(i));
+                        }
+                    }
+                }
+                ColumnData::Array(out)
+            }
+            ColumnData::Vector(v) => {
+                let mut out = VectorColumn {
+                    data_type: v.data_type,
+                    dim: v.dim,
+                    floats: Vec::new(),
+                    bytes: Vec::new(),
+                };
+                for (c, rows) in parts {
+                    if let ColumnData::Vector(v) = &c.data {
+                        for &i in *rows {
+                            out.push_from(v, i);
+                        }
+                    }
+                }
+                ColumnData::Vector(out)
+            }
+        };
+        Column { data, valid }
+    }
+}
+
 /// Read access to field values by name for a run of rows (a segment, a batch).
 pub trait ColumnSource {
     /// Number of rows every column has.
@@ -258,6 +467,23 @@ impl ColumnBatch {
         debug_assert_eq!(column.data.len(), self.num_rows);
         self.columns.insert(field.into(), column);
         self
+    }
+}
+
+impl ColumnBatch {
+    /// Every column, by field name (in no particular order).
+    pub fn columns(&self) -> impl Iterator<Item = (&str, &Column)> + '_ {
+        self.columns.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Removes and returns a column.
+    pub fn remove(&mut self, field: &str) -> Option<Column> {
+        self.columns.remove(field)
+    }
+
+    /// Adds or replaces a column in place.
+    pub fn insert(&mut self, field: impl Into<String>, column: Column) {
+        self.columns.insert(field.into(), column);
     }
 }
 

@@ -24,7 +24,7 @@ mod value;
 
 pub use bitmap::Bitmap;
 pub use collection::CollectionSchema;
-pub use column::{Column, ColumnBatch, ColumnData, ColumnSource, StringColumn};
+pub use column::{Column, ColumnBatch, ColumnData, ColumnSource, StringColumn, VectorColumn};
 pub use data_type::DataType;
 pub use error::{Result, SchemaError};
 pub use field::FieldSchema;

@@ -38,6 +38,20 @@ impl ArrayColumn {
         Some(column)
     }
 
+    /// An empty column with the same element type.
+    pub fn empty_like(&self) -> ArrayColumn {
+        // Element columns are always scalar, so `data_type` is known.
+        let values = self
+            .values
+            .data_type()
+            .and_then(ColumnData::empty)
+            .unwrap_or(ColumnData::Int64(Vec::new()));
+        ArrayColumn {
+            offsets: vec![0],
+            values: Box::new(values),
+        }
+    }
+
     /// Appends a row; `None` (and nothing appended) when an element has the wrong type.
     pub fn push(&mut self, row: &[ScalarValue]) -> Option<()> {
         let before = self.values.len();
@@ -97,8 +111,8 @@ pub struct JsonShred {
     pub values: ColumnData,
     /// Rows whose value at `path` has this shred's type (and is exact in it).
     pub typed: Bitmap,
-    /// Rows with a non-null value at `path`, of any type. `present & !typed` rows must be
-    /// read from the documents.
+    /// Rows with a value at `path` (JSON null included), of any type. `present & !typed` rows
+    /// must be read from the documents.
     pub present: Bitmap,
 }
 
@@ -121,7 +135,7 @@ struct PathStats {
 }
 
 /// Integers up to this magnitude are exact in an f64.
-const EXACT_F64_INT: i64 = 1 << 53;
+const EXACT_F64_INT: u64 = 1 << 53;
 
 impl JsonColumn {
     /// Most shreds built for one column.
@@ -259,8 +273,9 @@ fn build_shred(docs: &[Json], path: Vec<String>, kind: Kind, n: usize) -> JsonSh
     let mut floats = Vec::new();
     let mut strs = StringColumn::new();
     for (i, doc) in docs.iter().enumerate() {
-        let v = lookup(doc, &path).filter(|v| !v.is_null());
-        present.set(i, v.is_some());
+        let found = lookup(doc, &path);
+        present.set(i, found.is_some());
+        let v = found.filter(|v| !v.is_null());
         let mut hit = true;
         match kind {
             Kind::Bool => bools.push(v.and_then(Json::as_bool).unwrap_or_else(|| {
@@ -273,7 +288,7 @@ fn build_shred(docs: &[Json], path: Vec<String>, kind: Kind, n: usize) -> JsonSh
             })),
             Kind::Float => floats.push(
                 v.and_then(|v| match v.as_i64() {
-                    Some(x) if x.abs() <= EXACT_F64_INT => Some(x as f64),
+                    Some(x) if x.unsigned_abs() <= EXACT_F64_INT => Some(x as f64),
                     Some(_) => None,
                     None if v.is_u64() => None,
                     None => v.as_f64(),
@@ -347,7 +362,10 @@ mod tests {
             ColumnData::Double(vec![10.0, 2.5, 0.0, 0.0, 0.0])
         );
         assert_eq!(price.typed.iter_ones().collect::<Vec<_>>(), vec![0, 1]);
-        assert_eq!(price.present.iter_ones().collect::<Vec<_>>(), vec![0, 1, 3]);
+        assert_eq!(
+            price.present.iter_ones().collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
         let name = col.shred(&["name"]).unwrap();
         assert!(matches!(name.values, ColumnData::VarChar(_)));
         assert_eq!(name.typed.iter_ones().collect::<Vec<_>>(), vec![0]);

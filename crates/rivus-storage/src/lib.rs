@@ -16,6 +16,7 @@
 )]
 
 mod checksummed_file;
+pub mod codec;
 mod error;
 mod fsync;
 mod lock;

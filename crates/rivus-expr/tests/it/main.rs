@@ -6,4 +6,5 @@
 #![allow(clippy::wildcard_enum_match_arm)]
 
 mod differential;
+mod differential_nested;
 mod docs_table;
