@@ -160,9 +160,9 @@ impl Engine {
     /// collection that still has aliases, is refused (Milvus 2.5.5+).
     pub fn drop_collection(&self, db: &str, name: &str) -> Result<()> {
         let name = name.trim();
-        self.catalog().mutate(|state| {
+        let dropped = self.catalog().mutate(|state| {
             let Some(db_meta) = state.databases.get_mut(db) else {
-                return Ok(());
+                return Ok(None);
             };
             if db_meta.aliases.contains_key(name) {
                 return Err(EngineError::DropCollectionViaAlias {
@@ -170,7 +170,7 @@ impl Engine {
                 });
             }
             let Some(collection) = db_meta.collections.get(name) else {
-                return Ok(());
+                return Ok(None);
             };
             let aliases = db_meta.aliases_of(collection.id);
             if !aliases.is_empty() {
@@ -179,9 +179,14 @@ impl Engine {
                     aliases,
                 });
             }
-            db_meta.collections.remove(name);
-            Ok(())
-        })
+            Ok(db_meta.collections.remove(name).map(|c| c.id))
+        })?;
+        // The catalog no longer names the collection: its rows are garbage. A crash before
+        // this leaves an orphan directory, removed at the next start (see `Engine::open`).
+        if let Some(id) = dropped {
+            self.destroy_store(id, false)?;
+        }
+        Ok(())
     }
 
     /// Whether `name` is a collection or an alias of one in `db`.
@@ -386,12 +391,9 @@ impl Engine {
         Ok(collection.load_state)
     }
 
-    /// Number of rows of a collection (alias accepted). Rows arrive with the data plane; until
-    /// then a collection holds none.
+    /// Number of live rows of a collection (alias accepted): deletes are subtracted at once.
     pub fn collection_row_count(&self, db: &str, name: &str) -> Result<u64> {
-        let state = self.catalog().snapshot();
-        resolve(database(&state, db)?, name)?;
-        Ok(0)
+        self.row_count(db, name)
     }
 }
 

@@ -131,6 +131,9 @@ pub enum EngineError {
     /// User: the collection is not loaded (101).
     #[error("collection not loaded[collection={collection}]")]
     CollectionNotLoaded { collection: String },
+    /// User: a query on a collection that is not loaded (101, proxy query task wording).
+    #[error("failed to query: collection not loaded[collection={collection}]")]
+    QueryNotLoaded { collection: i64 },
     /// User: a feature rivus does not have yet; refused instead of silently ignored (Milvus
     /// code 3000, "unsupported operation").
     #[error("{what}: unsupported operation")]

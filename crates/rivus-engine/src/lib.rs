@@ -32,6 +32,7 @@
 mod alias;
 pub mod catalog;
 mod collection;
+pub mod data;
 mod database;
 mod error;
 mod index;
@@ -49,9 +50,13 @@ pub use catalog::{
     DEFAULT_PARTITION,
 };
 pub use collection::{CollectionDescription, CreateCollection};
+pub use data::{Keys, Query, QueryOutput, Rows, WriteResult};
 pub use database::DatabaseInfo;
 pub use error::{EngineError, Result};
 pub use index::CreateIndex;
+pub use rivus_expr::plan::Literal;
+pub use rivus_expr::Templates;
+pub use rivus_storage::SyncPolicy;
 
 /// How to open an engine.
 #[derive(Debug, Clone)]
@@ -64,6 +69,11 @@ pub struct EngineConfig {
     pub max_databases: usize,
     /// Milvus `quotaAndLimits.limits.maxCollectionNum`.
     pub max_collections: usize,
+    /// When data writes reach the disk (default: synced before acknowledging).
+    pub wal_sync: SyncPolicy,
+    /// A collection's WAL is folded into a segment file once it passes this many bytes (and
+    /// the collection's live data size).
+    pub checkpoint_bytes: u64,
 }
 
 impl EngineConfig {
@@ -74,6 +84,8 @@ impl EngineConfig {
             schema_limits: SchemaLimits::default(),
             max_databases: 64,
             max_collections: 65536,
+            wal_sync: SyncPolicy::Always,
+            checkpoint_bytes: 256 << 20,
         }
     }
 }
@@ -90,6 +102,8 @@ struct Inner {
     catalog: catalog::Catalog,
     /// Last timestamp handed out by [`Engine::allocate_timestamp`].
     last_ts: AtomicU64,
+    /// Open collection stores (rows).
+    stores: data::Stores,
     // Declared last: dropped after everything that writes into the directory.
     _lock: DataDirLock,
 }
@@ -103,11 +117,13 @@ impl Engine {
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let catalog = catalog::Catalog::open(&config.data_dir)?;
         let last_ts = AtomicU64::new(catalog.snapshot().last_ts);
+        remove_orphan_stores(&config.data_dir, &catalog.snapshot());
         Ok(Engine {
             inner: Arc::new(Inner {
                 config,
                 catalog,
                 last_ts,
+                stores: data::Stores::default(),
                 _lock: lock,
             }),
         })
@@ -131,6 +147,22 @@ impl Engine {
         }
     }
 
+    /// Moves the clock past `ts` (a timestamp recovered from disk), so new timestamps and
+    /// auto ids stay above every stored one.
+    pub(crate) fn observe_timestamp(&self, ts: u64) {
+        self.inner.last_ts.fetch_max(ts, Ordering::AcqRel);
+    }
+
+    /// Reserves `n` consecutive ids (auto_id keys) from the timestamp clock; returns the
+    /// first. Ids are unique and increasing across restarts, like Milvus's.
+    pub(crate) fn allocate_ids(&self, n: u64) -> u64 {
+        let first = self.allocate_timestamp();
+        self.inner
+            .last_ts
+            .fetch_max(first + n.saturating_sub(1), Ordering::AcqRel);
+        first
+    }
+
     /// Reasons the engine is unhealthy; empty when healthy.
     pub fn health(&self) -> Vec<String> {
         if self.catalog().is_poisoned() {
@@ -147,6 +179,26 @@ impl Engine {
 
     fn catalog(&self) -> &catalog::Catalog {
         &self.inner.catalog
+    }
+}
+
+/// Removes row directories of collections the catalog no longer has (a crash between a
+/// drop's catalog change and its file removal).
+fn remove_orphan_stores(data_dir: &Path, state: &catalog::CatalogState) {
+    let known: std::collections::HashSet<String> = state
+        .databases
+        .values()
+        .flat_map(|d| d.collections.values().map(|c| c.id.to_string()))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(data_dir.join("collections")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !known.contains(&name) {
+            tracing::info!(dir = %entry.path().display(), "removing rows of a dropped collection");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -14,12 +14,14 @@ use milvus::proto::milvus::*;
 use milvus::proto::schema as pb_schema;
 use prost::Message;
 use rivus_engine::{
-    CollectionMeta, ConsistencyLevel, CreateCollection, CreateIndex, Engine, EngineError, LoadState,
+    CollectionMeta, ConsistencyLevel, CreateCollection, CreateIndex, Engine, EngineError, Keys,
+    LoadState, Query, Rows, WriteResult,
 };
 use tonic::{Request, Response};
 
 use crate::session::{blocking, database_name};
 use crate::status;
+use crate::translate::data;
 use crate::translate::schema::{schema_from, schema_to};
 use crate::translate::{properties_from, properties_to};
 
@@ -1041,6 +1043,237 @@ impl MilvusService for RivusService {
             .await,
         )
     }
+
+    async fn insert(&self, request: Request<InsertRequest>) -> RpcResult<MutationResult> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let result = self
+            .run("Insert", &db.clone(), move |e| {
+                write_rows(
+                    &e,
+                    &db,
+                    &r.collection_name,
+                    r.partition_name,
+                    r.fields_data,
+                    r.num_rows,
+                    false,
+                )
+            })
+            .await;
+        reply(result, |(w, _)| mutation_ok(w, false), mutation_err)
+    }
+
+    async fn upsert(&self, request: Request<UpsertRequest>) -> RpcResult<MutationResult> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let result = self
+            .run("Upsert", &db.clone(), move |e| {
+                if r.partial_update {
+                    return Err(EngineError::unsupported("upsert with partial_update=True"));
+                }
+                write_rows(
+                    &e,
+                    &db,
+                    &r.collection_name,
+                    r.partition_name,
+                    r.fields_data,
+                    r.num_rows,
+                    true,
+                )
+            })
+            .await;
+        reply(result, |(w, _)| mutation_ok(w, true), mutation_err)
+    }
+
+    async fn delete(&self, request: Request<DeleteRequest>) -> RpcResult<MutationResult> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let result = self
+            .run("Delete", &db.clone(), move |e| {
+                let templates = data::templates_from(r.expr_template_values)?;
+                let partition = (!r.partition_name.is_empty()).then_some(r.partition_name.as_str());
+                e.delete(&db, &r.collection_name, partition, &r.expr, &templates)
+            })
+            .await;
+        reply(
+            result,
+            |w| MutationResult {
+                status: Some(status::ok()),
+                delete_cnt: w.count as i64,
+                timestamp: w.timestamp,
+                ..Default::default()
+            },
+            mutation_err,
+        )
+    }
+
+    async fn query(&self, request: Request<QueryRequest>) -> RpcResult<QueryResults> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let collection_name = r.collection_name.clone();
+        let result = self
+            .run("Query", &db.clone(), move |e| {
+                let mut q = Query {
+                    filter: r.expr,
+                    templates: data::templates_from(r.expr_template_values)?,
+                    output_fields: r.output_fields.clone(),
+                    partitions: r.partition_names,
+                    ..Default::default()
+                };
+                for kv in &r.query_params {
+                    let parse = |v: &str| {
+                        v.trim().parse::<i64>().map_err(|_| {
+                            EngineError::invalid(format!("{} [{v}] is invalid", kv.key))
+                        })
+                    };
+                    match kv.key.as_str() {
+                        "limit" => q.limit = Some(parse(&kv.value)?.max(0) as usize),
+                        "offset" => q.offset = parse(&kv.value)?.max(0) as usize,
+                        _ => {}
+                    }
+                }
+                let schema = e.collection_schema(&db, &r.collection_name)?;
+                let out = e.query(&db, &r.collection_name, &q)?;
+                Ok((schema, out, r.output_fields))
+            })
+            .await;
+        reply(
+            result,
+            |(schema, out, requested)| match out.count {
+                Some(count) => QueryResults {
+                    status: Some(status::ok()),
+                    fields_data: vec![pb_schema::FieldData {
+                        r#type: pb_schema::DataType::Int64 as i32,
+                        field_name: "count(*)".into(),
+                        field: Some(pb_schema::field_data::Field::Scalars(
+                            pb_schema::ScalarField {
+                                data: Some(pb_schema::scalar_field::Data::LongData(
+                                    pb_schema::LongArray {
+                                        data: vec![count as i64],
+                                    },
+                                )),
+                                valid_data: Vec::new(),
+                            },
+                        )),
+                        ..Default::default()
+                    }],
+                    collection_name: collection_name.clone(),
+                    output_fields: vec!["count(*)".into()],
+                    ..Default::default()
+                },
+                None => {
+                    let mut output_fields: Vec<String> = out
+                        .columns
+                        .iter()
+                        .map(|(n, _)| n.clone())
+                        .filter(|n| n != "$meta")
+                        .collect();
+                    // Dynamic keys asked for by name are reported by name.
+                    for f in &requested {
+                        let f = f.trim();
+                        if f != "*"
+                            && !f.is_empty()
+                            && schema.field(f).is_none()
+                            && !output_fields.iter().any(|o| o == f)
+                        {
+                            output_fields.push(f.to_string());
+                        }
+                    }
+                    QueryResults {
+                        status: Some(status::ok()),
+                        fields_data: out
+                            .columns
+                            .iter()
+                            .map(|(name, col)| data::field_from_column(&schema, name, col))
+                            .collect(),
+                        collection_name: collection_name.clone(),
+                        output_fields,
+                        ..Default::default()
+                    }
+                }
+            },
+            |s| QueryResults {
+                status: Some(s),
+                ..Default::default()
+            },
+        )
+    }
+
+    async fn flush(&self, request: Request<FlushRequest>) -> RpcResult<FlushResponse> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let names = r.collection_names.clone();
+        let result = self
+            .run("Flush", &db.clone(), move |e| {
+                let mut ts = std::collections::HashMap::new();
+                for name in &names {
+                    e.flush(&db, name)?;
+                    ts.insert(name.clone(), e.allocate_timestamp());
+                }
+                Ok((db, ts))
+            })
+            .await;
+        reply(
+            result,
+            |(db, ts)| FlushResponse {
+                status: Some(status::ok()),
+                db_name: db,
+                coll_seg_i_ds: ts
+                    .keys()
+                    .map(|k| (k.clone(), pb_schema::LongArray { data: vec![] }))
+                    .collect(),
+                flush_coll_seg_i_ds: ts
+                    .keys()
+                    .map(|k| (k.clone(), pb_schema::LongArray { data: vec![] }))
+                    .collect(),
+                coll_seal_times: ts.keys().map(|k| (k.clone(), 0)).collect(),
+                coll_flush_ts: ts,
+                ..Default::default()
+            },
+            |s| FlushResponse {
+                status: Some(s),
+                ..Default::default()
+            },
+        )
+    }
+
+    async fn get_flush_state(
+        &self,
+        _request: Request<GetFlushStateRequest>,
+    ) -> RpcResult<GetFlushStateResponse> {
+        // Flush returns only once every write is on disk, so any flush asked about is done.
+        Ok(Response::new(GetFlushStateResponse {
+            status: Some(status::ok()),
+            flushed: true,
+        }))
+    }
+
+    async fn get_partition_statistics(
+        &self,
+        request: Request<GetPartitionStatisticsRequest>,
+    ) -> RpcResult<GetPartitionStatisticsResponse> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let result = self
+            .run("GetPartitionStatistics", &db.clone(), move |e| {
+                e.partition_row_count(&db, &r.collection_name, &r.partition_name)
+            })
+            .await;
+        reply(
+            result,
+            |rows| GetPartitionStatisticsResponse {
+                status: Some(status::ok()),
+                stats: vec![common::KeyValuePair {
+                    key: "row_count".into(),
+                    value: rows.to_string(),
+                }],
+            },
+            |s| GetPartitionStatisticsResponse {
+                status: Some(s),
+                ..Default::default()
+            },
+        )
+    }
 }
 
 #[allow(dead_code)]
@@ -1052,4 +1285,54 @@ fn _consistency_names_stay_in_sync() -> [PbConsistency; 5] {
         PbConsistency::Eventually,
         PbConsistency::Customized,
     ]
+}
+
+/// Insert or upsert rows from the wire.
+fn write_rows(
+    e: &Engine,
+    db: &str,
+    collection: &str,
+    partition: String,
+    fields: Vec<pb_schema::FieldData>,
+    num_rows: u32,
+    upsert: bool,
+) -> Result<(WriteResult, ()), EngineError> {
+    let schema = e.collection_schema(db, collection)?;
+    let columns = data::columns_from_fields(&schema, fields, num_rows as usize)?;
+    let rows = Rows {
+        partition: (!partition.is_empty()).then_some(partition),
+        columns,
+    };
+    let w = if upsert {
+        e.upsert(db, collection, rows)?
+    } else {
+        e.insert(db, collection, rows)?
+    };
+    Ok((w, ()))
+}
+
+fn mutation_ok(w: WriteResult, upsert: bool) -> MutationResult {
+    let n = w.count as i64;
+    let ids = match w.keys {
+        Keys::Int(v) => pb_schema::i_ds::IdField::IntId(pb_schema::LongArray { data: v }),
+        Keys::Str(v) => pb_schema::i_ds::IdField::StrId(pb_schema::StringArray { data: v }),
+    };
+    MutationResult {
+        status: Some(status::ok()),
+        i_ds: Some(pb_schema::IDs {
+            id_field: Some(ids),
+        }),
+        succ_index: (0..n as u32).collect(),
+        insert_cnt: n,
+        upsert_cnt: if upsert { n } else { 0 },
+        timestamp: w.timestamp,
+        ..Default::default()
+    }
+}
+
+fn mutation_err(s: Status) -> MutationResult {
+    MutationResult {
+        status: Some(s),
+        ..Default::default()
+    }
 }

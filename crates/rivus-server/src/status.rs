@@ -37,7 +37,7 @@ pub fn code_of(error: &EngineError) -> i32 {
         EngineError::DatabaseNotFound { .. } => 800,
         EngineError::DatabaseLimitExceeded { .. } => 801,
         EngineError::CollectionNotFound { .. } | EngineError::CannotFindCollection { .. } => 100,
-        EngineError::CollectionNotLoaded { .. } => 101,
+        EngineError::CollectionNotLoaded { .. } | EngineError::QueryNotLoaded { .. } => 101,
         EngineError::CollectionLimitExceeded { .. } => 102,
         EngineError::CollectionLoaded { .. } => 104,
         EngineError::PartitionNotFound { .. } => 200,

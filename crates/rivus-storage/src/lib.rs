@@ -21,9 +21,11 @@ mod error;
 mod fsync;
 mod lock;
 mod record_log;
+mod wal;
 
 pub use checksummed_file::ChecksummedFile;
 pub use error::{Result, StorageError};
 pub use fsync::sync_dir;
 pub use lock::DataDirLock;
 pub use record_log::{RecordLog, Recovered};
+pub use wal::{SyncPolicy, Wal};

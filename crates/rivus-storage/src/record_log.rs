@@ -93,11 +93,7 @@ impl RecordLog {
                 std::io::Error::new(ErrorKind::InvalidInput, "record larger than 4 GiB"),
             )
         })?;
-        let mut frame = Vec::with_capacity(FRAME_HEADER + payload.len());
-        frame.extend_from_slice(&len.to_le_bytes());
-        frame.extend_from_slice(&crc32fast::hash(&len.to_le_bytes()).to_le_bytes());
-        frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        frame.extend_from_slice(payload);
+        let frame = frame(len, payload);
         self.file
             .write_all(&frame)
             .map_err(|e| StorageError::io(&self.path, e))?;
@@ -106,6 +102,11 @@ impl RecordLog {
             .map_err(|e| StorageError::io(&self.path, e))?;
         self.len_bytes += frame.len() as u64;
         Ok(())
+    }
+
+    /// The open file and its length, for a writer that manages syncing itself ([`crate::Wal`]).
+    pub(crate) fn into_parts(self) -> (File, u64) {
+        (self.file, self.len_bytes)
     }
 
     /// Size of the log in bytes.
@@ -117,6 +118,16 @@ impl RecordLog {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// One record's bytes on disk: header then payload.
+pub(crate) fn frame(len: u32, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(FRAME_HEADER + payload.len());
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&crc32fast::hash(&len.to_le_bytes()).to_le_bytes());
+    frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    frame.extend_from_slice(payload);
+    frame
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {

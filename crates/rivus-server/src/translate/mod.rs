@@ -1,5 +1,6 @@
 //! Milvus protobuf ↔ engine types. The only module that knows both.
 
+pub mod data;
 pub mod schema;
 
 use milvus::proto::common::KeyValuePair;

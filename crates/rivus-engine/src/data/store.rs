@@ -1,0 +1,641 @@
+//! One collection's rows: the write-ahead log, the in-memory chunks readers scan, the primary
+//! key index, and checkpoints to a segment file.
+//!
+//! Writes are sequenced by one mutex per collection: a write takes the next timestamp as its
+//! sequence number, appends its record to the WAL (to the OS), applies it to memory, releases
+//! the mutex, then waits for the group commit that makes its record durable; only then does
+//! it advance `visible`, the sequence number readers see up to. A row is visible to a reader
+//! with snapshot `s` when `insert_seq <= s < delete_seq`, so a write is never seen before it
+//! is durable, and a reader never sees half a write.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use rivus_schema::{Bitmap, Column, ColumnBatch, ColumnData, ColumnSource};
+use rivus_storage::codec::{decode_batch, encode_batch, DecodeError, Reader, Writer};
+use rivus_storage::{sync_dir, ChecksummedFile, StorageError, SyncPolicy, Wal};
+
+use crate::{EngineError, Result};
+
+/// A primary key value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pk {
+    Int(i64),
+    Str(String),
+}
+
+/// Delete sequence of a live row.
+const ALIVE: u64 = u64::MAX;
+
+/// Rows appended by one write (or loaded from a segment): immutable columns, plus per-row
+/// insert and delete sequence numbers.
+#[derive(Debug)]
+pub struct Chunk {
+    pub partition: i64,
+    pub batch: ColumnBatch,
+    pub pks: Vec<Pk>,
+    pub seqs: Vec<u64>,
+    deleted: Vec<AtomicU64>,
+}
+
+impl Chunk {
+    fn new(partition: i64, batch: ColumnBatch, pks: Vec<Pk>, seqs: Vec<u64>) -> Chunk {
+        let deleted = (0..pks.len()).map(|_| AtomicU64::new(ALIVE)).collect();
+        Chunk {
+            partition,
+            batch,
+            pks,
+            seqs,
+            deleted,
+        }
+    }
+
+    /// Rows visible at snapshot `at`.
+    pub fn visible(&self, at: u64) -> Bitmap {
+        Bitmap::from_zip(&self.seqs, &self.deleted, |s, d| {
+            *s <= at && d.load(Ordering::Relaxed) > at
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.pks.len()
+    }
+
+    fn delete(&self, row: usize, seq: u64) {
+        if let Some(d) = self.deleted.get(row) {
+            d.fetch_min(seq, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What readers take: the chunks and the sequence number they may see up to.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub at: u64,
+    pub chunks: Arc<Vec<Arc<Chunk>>>,
+}
+
+/// One logged change: rows deleted by key, then rows inserted (an upsert is both, applied
+/// atomically).
+#[derive(Debug)]
+pub struct Mutation {
+    pub seq: u64,
+    pub deletes: Vec<Pk>,
+    /// Rows per partition: (partition id, columns, keys).
+    pub inserts: Vec<(i64, ColumnBatch, Vec<Pk>)>,
+}
+
+const RECORD_VERSION: u8 = 1;
+
+fn encode_pks(pks: &[Pk], w: &mut Writer) {
+    w.u64(pks.len() as u64);
+    for pk in pks {
+        match pk {
+            Pk::Int(v) => {
+                w.u8(0);
+                w.i64(*v);
+            }
+            Pk::Str(s) => {
+                w.u8(1);
+                w.str(s);
+            }
+        }
+    }
+}
+
+fn decode_pks(r: &mut Reader<'_>) -> std::result::Result<Vec<Pk>, DecodeError> {
+    let n = r.len(9, "key count")?;
+    let mut pks = Vec::with_capacity(n);
+    for _ in 0..n {
+        pks.push(match r.u8("key kind")? {
+            0 => Pk::Int(r.i64("int key")?),
+            _ => Pk::Str(r.str("string key")?.to_string()),
+        });
+    }
+    Ok(pks)
+}
+
+impl Mutation {
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u8(RECORD_VERSION);
+        w.u64(self.seq);
+        encode_pks(&self.deletes, &mut w);
+        w.u64(self.inserts.len() as u64);
+        for (partition, batch, pks) in &self.inserts {
+            w.i64(*partition);
+            encode_pks(pks, &mut w);
+            encode_batch(batch, &mut w);
+        }
+        w.buf
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Mutation, DecodeError> {
+        let mut r = Reader::new(bytes);
+        if r.u8("record version")? != RECORD_VERSION {
+            return Err(DecodeError {
+                what: "record version",
+                at: 0,
+            });
+        }
+        let seq = r.u64("sequence")?;
+        let deletes = decode_pks(&mut r)?;
+        let n = r.len(8, "insert count")?;
+        let mut inserts = Vec::with_capacity(n);
+        for _ in 0..n {
+            let partition = r.i64("partition")?;
+            let pks = decode_pks(&mut r)?;
+            let batch = decode_batch(&mut r)?;
+            if batch.num_rows() != pks.len() {
+                return Err(DecodeError {
+                    what: "insert row count",
+                    at: 0,
+                });
+            }
+            inserts.push((partition, batch, pks));
+        }
+        if !r.is_done() {
+            return Err(DecodeError {
+                what: "record end",
+                at: 0,
+            });
+        }
+        Ok(Mutation {
+            seq,
+            deletes,
+            inserts,
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    chunks: Arc<Vec<Arc<Chunk>>>,
+    /// Newest row of each key: (chunk, row).
+    index: HashMap<Pk, (u32, u32)>,
+    /// Rows inserted minus rows deleted.
+    live: u64,
+}
+
+impl State {
+    fn apply(&mut self, m: Mutation) {
+        for pk in &m.deletes {
+            self.delete_key(pk, m.seq);
+        }
+        for (partition, batch, pks) in m.inserts {
+            let chunk_no = self.chunks.len() as u32;
+            let seqs = vec![m.seq; pks.len()];
+            let chunk = Arc::new(Chunk::new(partition, batch, pks, seqs));
+            Arc::make_mut(&mut self.chunks).push(chunk.clone());
+            self.live += chunk.len() as u64;
+            for (row, pk) in chunk.pks.iter().enumerate() {
+                // A key inserted again replaces its older row (also within one batch).
+                self.delete_key(pk, m.seq);
+                self.index.insert(pk.clone(), (chunk_no, row as u32));
+            }
+        }
+    }
+
+    fn delete_key(&mut self, pk: &Pk, seq: u64) -> bool {
+        let Some((c, r)) = self.index.remove(pk) else {
+            return false;
+        };
+        if let Some(chunk) = self.chunks.get(c as usize) {
+            chunk.delete(r as usize, seq);
+        }
+        self.live = self.live.saturating_sub(1);
+        true
+    }
+}
+
+/// What the manifest records: the segment holding every row up to the checkpoint, and the
+/// first WAL file to replay after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Manifest {
+    generation: u64,
+    segment: Option<u64>,
+    wal: u64,
+}
+
+const MANIFEST_MAGIC: [u8; 8] = *b"RVSMANIF";
+const SEGMENT_MAGIC: [u8; 8] = *b"RVSSEGMT";
+
+impl Manifest {
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u64(self.generation);
+        w.u64(self.segment.map_or(u64::MAX, |s| s));
+        w.u64(self.wal);
+        w.buf
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Manifest, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let generation = r.u64("generation")?;
+        let segment = r.u64("segment")?;
+        let wal = r.u64("wal")?;
+        Ok(Manifest {
+            generation,
+            segment: (segment != u64::MAX).then_some(segment),
+            wal,
+        })
+    }
+}
+
+/// A collection's stored rows.
+#[derive(Debug)]
+pub struct CollectionStore {
+    dir: PathBuf,
+    policy: SyncPolicy,
+    /// Serializes writes (sequence order = WAL order = apply order) and checkpoints.
+    writer: Mutex<WriterState>,
+    state: RwLock<State>,
+    visible: AtomicU64,
+    poisoned: AtomicBool,
+    /// Checkpoint once the WAL passes this many bytes (and the live data's size).
+    checkpoint_bytes: u64,
+}
+
+#[derive(Debug)]
+struct WriterState {
+    wal: Arc<Wal>,
+    manifest: Manifest,
+}
+
+fn wal_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("wal-{n:08}.log"))
+}
+
+fn segment_file(dir: &Path, n: u64) -> ChecksummedFile {
+    ChecksummedFile::new(dir.join(format!("segment-{n:08}.seg")), SEGMENT_MAGIC, 1)
+}
+
+fn manifest_file(dir: &Path) -> ChecksummedFile {
+    ChecksummedFile::new(dir.join("MANIFEST"), MANIFEST_MAGIC, 1)
+}
+
+fn corrupt(path: &Path, e: DecodeError) -> EngineError {
+    EngineError::Storage(StorageError::corrupt(path, e.to_string()))
+}
+
+impl CollectionStore {
+    /// Opens (or creates) the store in `dir`: loads the checkpoint segment, replays the WAL.
+    pub fn open(dir: &Path, policy: SyncPolicy, checkpoint_bytes: u64) -> Result<CollectionStore> {
+        fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let mf = manifest_file(dir);
+        let manifest = match mf.read()? {
+            Some(bytes) => Manifest::decode(&bytes).map_err(|e| corrupt(mf.path(), e))?,
+            None => Manifest {
+                generation: 0,
+                segment: None,
+                wal: 0,
+            },
+        };
+        let mut state = State::default();
+        let mut max_seq = 0u64;
+        if let Some(seg) = manifest.segment {
+            let file = segment_file(dir, seg);
+            let bytes = file.read()?.ok_or_else(|| {
+                EngineError::Storage(StorageError::corrupt(
+                    file.path(),
+                    "the manifest names this segment but it is missing",
+                ))
+            })?;
+            for chunk in decode_segment(&bytes).map_err(|e| corrupt(file.path(), e))? {
+                max_seq = max_seq.max(chunk.seqs.iter().copied().max().unwrap_or(0));
+                let chunk_no = state.chunks.len() as u32;
+                for (row, pk) in chunk.pks.iter().enumerate() {
+                    state.index.insert(pk.clone(), (chunk_no, row as u32));
+                }
+                state.live += chunk.len() as u64;
+                Arc::make_mut(&mut state.chunks).push(Arc::new(chunk));
+            }
+        }
+        // Replay every WAL file from the manifest's on, in order; the last one stays open.
+        let mut numbers: Vec<u64> = fs::read_dir(dir)
+            .map_err(|e| StorageError::io(dir, e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_prefix("wal-")?
+                    .strip_suffix(".log")?
+                    .parse()
+                    .ok()
+            })
+            .filter(|n| *n >= manifest.wal)
+            .collect();
+        numbers.sort_unstable();
+        if numbers.is_empty() {
+            numbers.push(manifest.wal);
+        }
+        let mut wal = None;
+        for n in &numbers {
+            let path = wal_path(dir, *n);
+            let (log, records) = Wal::open(&path, policy)?;
+            for record in records {
+                let m = Mutation::decode(&record).map_err(|e| corrupt(&path, e))?;
+                max_seq = max_seq.max(m.seq);
+                state.apply(m);
+            }
+            wal = Some(log);
+        }
+        let wal = match wal {
+            Some(w) => w,
+            None => Wal::open(&wal_path(dir, manifest.wal), policy)?.0,
+        };
+        Ok(CollectionStore {
+            dir: dir.to_path_buf(),
+            policy,
+            writer: Mutex::new(WriterState {
+                wal: Arc::new(wal),
+                manifest,
+            }),
+            state: RwLock::new(state),
+            visible: AtomicU64::new(max_seq),
+            poisoned: AtomicBool::new(false),
+            checkpoint_bytes,
+        })
+    }
+
+    /// The latest sequence number recovered or written.
+    pub fn last_seq(&self) -> u64 {
+        self.visible.load(Ordering::Acquire)
+    }
+
+    /// What a reader sees now.
+    pub fn snapshot(&self) -> Snapshot {
+        let at = self.visible.load(Ordering::Acquire);
+        let chunks = self
+            .state
+            .read()
+            .map(|s| s.chunks.clone())
+            .unwrap_or_default();
+        Snapshot { at, chunks }
+    }
+
+    /// Live rows (inserted and not deleted), including writes still being synced.
+    pub fn live_rows(&self) -> u64 {
+        self.state.read().map(|s| s.live).unwrap_or(0)
+    }
+
+    /// Where the newest row of each key is, for keys that have one.
+    pub fn locate(&self, pks: &[Pk]) -> Vec<(u32, u32)> {
+        let Ok(state) = self.state.read() else {
+            return Vec::new();
+        };
+        pks.iter()
+            .filter_map(|pk| state.index.get(pk).copied())
+            .collect()
+    }
+
+    /// Applies a write: `build` runs under the write lock with the write's sequence number and
+    /// the current state's snapshot (to resolve filters or read old rows), and returns the
+    /// mutation and a value for the caller. Returns after the mutation is durable and visible.
+    pub fn write<T>(
+        &self,
+        next_seq: impl FnOnce() -> u64,
+        build: impl FnOnce(
+            u64,
+            &Snapshot,
+            &dyn Fn(&[Pk]) -> Vec<(u32, u32)>,
+        ) -> Result<(Option<Mutation>, T)>,
+    ) -> Result<(T, u64)> {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(EngineError::Internal(
+                "an earlier write to this collection failed; restart rivus after fixing the disk"
+                    .into(),
+            ));
+        }
+        let guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
+        let seq = next_seq();
+        // Everything applied so far (synced or not) is what this write builds on.
+        let current = Snapshot {
+            at: u64::MAX - 1,
+            chunks: self
+                .state
+                .read()
+                .map(|s| s.chunks.clone())
+                .map_err(|_| EngineError::Poisoned)?,
+        };
+        let locate = |pks: &[Pk]| self.locate(pks);
+        let (mutation, out) = build(seq, &current, &locate)?;
+        let Some(mutation) = mutation else {
+            return Ok((out, self.last_seq()));
+        };
+        let record = mutation.encode();
+        let wal = guard.wal.clone();
+        let pos = match wal.append(&record) {
+            Ok(pos) => pos,
+            Err(e) => {
+                self.poisoned.store(true, Ordering::Release);
+                return Err(e.into());
+            }
+        };
+        self.state
+            .write()
+            .map_err(|_| EngineError::Poisoned)?
+            .apply(mutation);
+        let wal_bytes = wal.len_bytes();
+        drop(guard);
+        if let Err(e) = wal.sync_to(pos) {
+            self.poisoned.store(true, Ordering::Release);
+            return Err(e.into());
+        }
+        self.visible.fetch_max(seq, Ordering::AcqRel);
+        if wal_bytes > self.checkpoint_bytes {
+            self.maybe_checkpoint()?;
+        }
+        Ok((out, seq))
+    }
+
+    /// Makes everything written durable (whatever the sync policy).
+    pub fn flush(&self) -> Result<()> {
+        let wal = self
+            .writer
+            .lock()
+            .map_err(|_| EngineError::Poisoned)?
+            .wal
+            .clone();
+        wal.sync_all()?;
+        Ok(())
+    }
+
+    fn maybe_checkpoint(&self) -> Result<()> {
+        let live_bytes = self.live_rows() * 64;
+        let wal_bytes = self
+            .writer
+            .lock()
+            .map_err(|_| EngineError::Poisoned)?
+            .wal
+            .len_bytes();
+        if wal_bytes > self.checkpoint_bytes.max(live_bytes) {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every live row to a new segment, points the manifest at it and a new WAL, and
+    /// removes the old WAL and segment. Writers wait meanwhile; readers do not.
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
+        let old = guard.manifest;
+        // Every applied write is in the segment, so it must be durable before the WAL goes.
+        guard.wal.sync_all()?;
+        let chunks = self
+            .state
+            .read()
+            .map_err(|_| EngineError::Poisoned)?
+            .chunks
+            .clone();
+        let merged = merge_live(&chunks);
+        let segment_no = old.generation + 1;
+        let wal_no = old.wal + 1;
+        let bytes = encode_segment(&merged);
+        segment_file(&self.dir, segment_no).write(&bytes)?;
+        let (new_wal, _) = Wal::open(&wal_path(&self.dir, wal_no), self.policy)?;
+        let manifest = Manifest {
+            generation: segment_no,
+            segment: if merged.is_empty() {
+                None
+            } else {
+                Some(segment_no)
+            },
+            wal: wal_no,
+        };
+        manifest_file(&self.dir).write(&manifest.encode())?;
+        // The manifest is durable: the old files are garbage now.
+        for n in old.wal..wal_no {
+            let _ = fs::remove_file(wal_path(&self.dir, n));
+        }
+        if let Some(seg) = old.segment {
+            let _ = fs::remove_file(segment_file(&self.dir, seg).path());
+        }
+        let _ = sync_dir(&self.dir);
+        // Swap memory to the merged rows.
+        let mut state = State::default();
+        for chunk in merged {
+            let chunk_no = state.chunks.len() as u32;
+            for (row, pk) in chunk.pks.iter().enumerate() {
+                state.index.insert(pk.clone(), (chunk_no, row as u32));
+            }
+            state.live += chunk.len() as u64;
+            Arc::make_mut(&mut state.chunks).push(Arc::new(chunk));
+        }
+        *self.state.write().map_err(|_| EngineError::Poisoned)? = state;
+        guard.wal = Arc::new(new_wal);
+        guard.manifest = manifest;
+        tracing::debug!(dir = %self.dir.display(), segment = segment_no, "checkpoint written");
+        Ok(())
+    }
+
+    /// Removes the store's files (the collection was dropped).
+    pub fn destroy(&self) -> Result<()> {
+        let _guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
+        self.poisoned.store(true, Ordering::Release);
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError::io(&self.dir, e).into()),
+        }
+    }
+}
+
+/// Live rows (not deleted at all) of `chunks`, one merged chunk per partition.
+fn merge_live(chunks: &[Arc<Chunk>]) -> Vec<Chunk> {
+    let mut by_partition: Vec<(i64, Vec<(&Arc<Chunk>, Vec<usize>)>)> = Vec::new();
+    for chunk in chunks {
+        let rows: Vec<usize> = (0..chunk.len())
+            .filter(|&i| {
+                chunk
+                    .deleted
+                    .get(i)
+                    .is_some_and(|d| d.load(Ordering::Relaxed) == ALIVE)
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        match by_partition.iter_mut().find(|(p, _)| *p == chunk.partition) {
+            Some((_, parts)) => parts.push((chunk, rows)),
+            None => by_partition.push((chunk.partition, vec![(chunk, rows)])),
+        }
+    }
+    by_partition
+        .into_iter()
+        .map(|(partition, parts)| {
+            let total: usize = parts.iter().map(|(_, r)| r.len()).sum();
+            let mut batch = ColumnBatch::new(total);
+            let names: Vec<String> = parts
+                .first()
+                .map(|(c, _)| c.batch.columns().map(|(n, _)| n.to_string()).collect())
+                .unwrap_or_default();
+            for name in names {
+                let cols: Vec<(&Column, &[usize])> = parts
+                    .iter()
+                    .filter_map(|(c, rows)| Some((c.batch.column(&name)?, rows.as_slice())))
+                    .collect();
+                batch.insert(name, Column::concat_rows(&cols));
+            }
+            let mut pks = Vec::with_capacity(total);
+            let mut seqs = Vec::with_capacity(total);
+            for (c, rows) in &parts {
+                for &i in rows {
+                    pks.extend(c.pks.get(i).cloned());
+                    seqs.extend(c.seqs.get(i).copied());
+                }
+            }
+            Chunk::new(partition, batch, pks, seqs)
+        })
+        .collect()
+}
+
+fn encode_segment(chunks: &[Chunk]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u64(chunks.len() as u64);
+    for c in chunks {
+        w.i64(c.partition);
+        encode_pks(&c.pks, &mut w);
+        w.u64(c.seqs.len() as u64);
+        for s in &c.seqs {
+            w.u64(*s);
+        }
+        encode_batch(&c.batch, &mut w);
+    }
+    w.buf
+}
+
+fn decode_segment(bytes: &[u8]) -> std::result::Result<Vec<Chunk>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let n = r.len(8, "chunk count")?;
+    let mut chunks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let partition = r.i64("partition")?;
+        let pks = decode_pks(&mut r)?;
+        let ns = r.len(8, "sequence count")?;
+        let mut seqs = Vec::with_capacity(ns);
+        for _ in 0..ns {
+            seqs.push(r.u64("sequence")?);
+        }
+        let batch = decode_batch(&mut r)?;
+        if pks.len() != seqs.len() || batch.num_rows() != pks.len() {
+            return Err(DecodeError {
+                what: "segment row counts",
+                at: 0,
+            });
+        }
+        chunks.push(Chunk::new(partition, batch, pks, seqs));
+    }
+    Ok(chunks)
+}
+
+/// The primary keys of a pk column.
+pub fn pks_of(column: &Column) -> Option<Vec<Pk>> {
+    match &column.data {
+        ColumnData::Int64(v) => Some(v.iter().map(|x| Pk::Int(*x)).collect()),
+        ColumnData::VarChar(v) => Some(v.iter().map(|s| Pk::Str(s.to_string())).collect()),
+        _ => None,
+    }
+}
