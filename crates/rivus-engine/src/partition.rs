@@ -44,7 +44,7 @@ impl Engine {
     /// partition-key partitions and partitions of a loaded collection are refused.
     pub fn drop_partition(&self, db: &str, collection: &str, partition: &str) -> Result<()> {
         let partition = validate_name(NameKind::Partition, partition)?;
-        self.catalog().mutate(|state| {
+        let dropped = self.catalog().mutate(|state| {
             let meta = resolve_mut(state, db, collection)?;
             if meta.schema.partition_key_field().is_some() {
                 return Err(EngineError::refused(
@@ -54,17 +54,22 @@ impl Engine {
             if partition == DEFAULT_PARTITION {
                 return Err(EngineError::refused("default partition cannot be deleted"));
             }
-            if meta.partition(&partition).is_none() {
-                return Ok(());
-            }
+            let Some(id) = meta.partition(&partition).map(|p| p.id) else {
+                return Ok(None);
+            };
             if meta.load_state == LoadState::Loaded {
                 return Err(EngineError::refused(
                     "partition cannot be dropped, partition is loaded, please release it first",
                 ));
             }
             meta.partitions.retain(|p| p.name != partition);
-            Ok(())
-        })
+            Ok(Some((meta.clone(), id)))
+        })?;
+        // The partition is gone from the catalog; its rows go with it.
+        if let Some((meta, id)) = dropped {
+            self.purge_partition(&meta, id)?;
+        }
+        Ok(())
     }
 
     /// Whether the partition exists (alias accepted).

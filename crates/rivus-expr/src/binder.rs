@@ -642,13 +642,15 @@ impl Binder<'_> {
         };
         arity(2)?;
         let operand = self.value(&args[0])?;
-        if is_json && operand.data_type != DataType::Json
-            || !(is_json || operand.data_type == DataType::Array && operand.path.is_empty())
+        // Milvus plans `json_contains*` and `array_contains*` alike: either family works on a
+        // JSON value (any path) or a whole ARRAY field.
+        let _ = is_json;
+        if !(operand.data_type == DataType::Json
+            || operand.data_type == DataType::Array && operand.path.is_empty())
         {
             return err(
                 format!(
-                    "{lower} applies to a {} field, not {} of type {}",
-                    if is_json { "JSON" } else { "ARRAY" },
+                    "{lower} applies to a JSON or ARRAY field, not {} of type {}",
                     operand.field,
                     type_name(&operand)
                 ),

@@ -1056,7 +1056,7 @@ impl MilvusService for RivusService {
                     r.partition_name,
                     r.fields_data,
                     r.num_rows,
-                    false,
+                    (false, false),
                 )
             })
             .await;
@@ -1068,9 +1068,6 @@ impl MilvusService for RivusService {
         let r = request.into_inner();
         let result = self
             .run("Upsert", &db.clone(), move |e| {
-                if r.partial_update {
-                    return Err(EngineError::unsupported("upsert with partial_update=True"));
-                }
                 write_rows(
                     &e,
                     &db,
@@ -1078,7 +1075,7 @@ impl MilvusService for RivusService {
                     r.partition_name,
                     r.fields_data,
                     r.num_rows,
-                    true,
+                    (true, r.partial_update),
                 )
             })
             .await;
@@ -1295,7 +1292,7 @@ fn write_rows(
     partition: String,
     fields: Vec<pb_schema::FieldData>,
     num_rows: u32,
-    upsert: bool,
+    (upsert, partial): (bool, bool),
 ) -> Result<(WriteResult, ()), EngineError> {
     let schema = e.collection_schema(db, collection)?;
     let columns = data::columns_from_fields(&schema, fields, num_rows as usize)?;
@@ -1303,7 +1300,9 @@ fn write_rows(
         partition: (!partition.is_empty()).then_some(partition),
         columns,
     };
-    let w = if upsert {
+    let w = if partial {
+        e.upsert_partial(db, collection, rows)?
+    } else if upsert {
         e.upsert(db, collection, rows)?
     } else {
         e.insert(db, collection, rows)?

@@ -1,6 +1,9 @@
 //! The data plane: insert, upsert, delete, query, count, flush. Rows live in one
 //! [`store::CollectionStore`] per collection under `<data>/collections/<id>/`.
 
+// Placeholder values per type: every other type shares one answer.
+#![allow(clippy::wildcard_enum_match_arm)]
+
 pub mod store;
 mod validate;
 
@@ -74,9 +77,9 @@ pub struct QueryOutput {
     pub count: Option<u64>,
 }
 
-fn plan_error(expr: &str, detail: impl std::fmt::Display) -> EngineError {
+fn plan_error(kind: &str, expr: &str, detail: impl std::fmt::Display) -> EngineError {
     EngineError::invalid(format!(
-        "failed to create query plan: cannot parse expression: {expr}, error: {detail}"
+        "failed to create {kind} plan: cannot parse expression: {expr}, error: {detail}"
     ))
 }
 
@@ -166,12 +169,19 @@ impl Engine {
 
     /// Inserts rows; returns their keys (generated for an auto_id key).
     pub fn insert(&self, db: &str, collection: &str, rows: Rows) -> Result<WriteResult> {
-        self.write_rows(db, collection, rows, false)
+        self.write_rows(db, collection, rows, false, false)
     }
 
     /// Inserts rows, replacing the rows that have the same keys.
     pub fn upsert(&self, db: &str, collection: &str, rows: Rows) -> Result<WriteResult> {
-        self.write_rows(db, collection, rows, true)
+        self.write_rows(db, collection, rows, true, false)
+    }
+
+    /// Upserts rows that carry only some fields (`partial_update=True`): a row whose key
+    /// exists keeps its stored values for the fields left out; a new key gets their nulls or
+    /// defaults (a field with neither is refused).
+    pub fn upsert_partial(&self, db: &str, collection: &str, rows: Rows) -> Result<WriteResult> {
+        self.write_rows(db, collection, rows, true, true)
     }
 
     fn write_rows(
@@ -180,6 +190,7 @@ impl Engine {
         collection: &str,
         rows: Rows,
         upsert: bool,
+        partial: bool,
     ) -> Result<WriteResult> {
         let meta = self.collection_meta(db, collection)?;
         let schema = &meta.schema;
@@ -216,7 +227,15 @@ impl Engine {
         } else {
             Vec::new()
         };
-        validate_rows(schema, &mut columns, pk_field.auto_id)?;
+        if partial && pk_field.auto_id {
+            return Err(EngineError::unsupported(
+                "partial upsert on an auto_id collection",
+            ));
+        }
+        let given: Vec<String> = columns.columns().map(|(n, _)| n.to_string()).collect();
+        if !partial {
+            validate_rows(schema, &mut columns, pk_field.auto_id)?;
+        }
         let partition_ids: Vec<i64> = match (&partition_key, rows.partition.as_deref()) {
             (Some(_), _) => meta.partitions.iter().map(|p| p.id).collect(),
             (None, None | Some("")) => vec![meta
@@ -252,8 +271,19 @@ impl Engine {
                     self.allocate_timestamp()
                 }
             },
-            |_seq, _current, _locate| {
+            |_seq, current, locate| {
                 let mut columns = columns;
+                if partial {
+                    merge_stored(
+                        schema,
+                        &pk_field.name,
+                        &given,
+                        &mut columns,
+                        current,
+                        locate,
+                    )?;
+                    validate_rows(schema, &mut columns, false)?;
+                }
                 if pk_field.auto_id {
                     let first = self.allocate_ids(n as u64);
                     let ids: Vec<i64> = (0..n as i64).map(|i| first as i64 + i).collect();
@@ -353,7 +383,7 @@ impl Engine {
                 }
             })?),
         };
-        let predicate = self.bind_filter(&meta, filter, templates)?;
+        let predicate = self.bind_filter(&meta, filter, templates, "delete")?;
         let pk_name = meta
             .schema
             .fields
@@ -404,14 +434,36 @@ impl Engine {
         meta: &CollectionMeta,
         filter: &str,
         templates: &Templates,
+        kind: &str,
     ) -> Result<Option<Predicate>> {
         if filter.trim().is_empty() {
             return Ok(None);
         }
-        let tree = rivus_expr::parse(filter).map_err(|e| plan_error(filter, e))?;
-        let bound =
-            rivus_expr::bind(&tree, &meta.schema, templates).map_err(|e| plan_error(filter, e))?;
+        let tree = rivus_expr::parse(filter).map_err(|e| plan_error(kind, filter, e))?;
+        let bound = rivus_expr::bind(&tree, &meta.schema, templates)
+            .map_err(|e| plan_error(kind, filter, e))?;
         Ok(Some(bound))
+    }
+
+    /// Deletes every row of a dropped partition.
+    pub(crate) fn purge_partition(&self, meta: &CollectionMeta, partition: i64) -> Result<()> {
+        let store = self.store(meta)?;
+        store.write(
+            || self.allocate_timestamp(),
+            |seq, current, _| {
+                let pks: Vec<Pk> = scan(current, None, Some(&[partition]))
+                    .iter()
+                    .filter_map(|(c, r)| current.chunks.get(*c)?.pks.get(*r).cloned())
+                    .collect();
+                let m = (!pks.is_empty()).then_some(Mutation {
+                    seq,
+                    deletes: pks,
+                    inserts: Vec::new(),
+                });
+                Ok((m, ()))
+            },
+        )?;
+        Ok(())
     }
 
     /// Runs a query (also `get`, which pymilvus sends as `pk in [..]`).
@@ -438,7 +490,7 @@ impl Engine {
             }
         }
         let outputs = resolve_outputs(schema, &q.output_fields)?;
-        let predicate = self.bind_filter(&meta, &q.filter, &q.templates)?;
+        let predicate = self.bind_filter(&meta, &q.filter, &q.templates, "query")?;
         if meta.load_state != LoadState::Loaded {
             return Err(EngineError::QueryNotLoaded {
                 collection: meta.id,
@@ -516,6 +568,68 @@ impl Engine {
         let snap = self.store(&meta)?.snapshot();
         Ok(scan(&snap, None, Some(&[id])).len() as u64)
     }
+}
+
+/// Fills the fields a partial upsert left out: from each key's stored row, else null/default.
+fn merge_stored(
+    schema: &rivus_schema::CollectionSchema,
+    pk_name: &str,
+    given: &[String],
+    columns: &mut ColumnBatch,
+    current: &Snapshot,
+    locate: store::Locate<'_>,
+) -> Result<()> {
+    let n = columns.num_rows();
+    let pks = columns.column(pk_name).and_then(pks_of).ok_or_else(|| {
+        EngineError::invalid(format!(
+            "must assign pk when upsert, primary field: {pk_name}"
+        ))
+    })?;
+    let old: Vec<Option<(usize, usize)>> = pks
+        .iter()
+        .map(|pk| {
+            locate(std::slice::from_ref(pk))
+                .first()
+                .map(|&(c, r)| (c as usize, r as usize))
+        })
+        .collect();
+    let mut missing: Vec<String> = schema
+        .fields
+        .iter()
+        .filter(|f| !f.is_function_output && !given.contains(&f.name))
+        .map(|f| f.name.clone())
+        .collect();
+    if schema.enable_dynamic_field && !given.iter().any(|g| g == rivus_expr::META) {
+        missing.push(rivus_expr::META.to_string());
+    }
+    for name in missing {
+        let field = schema.field(&name);
+        let filler = match field {
+            Some(f) => validate::absent(f, 1).ok(),
+            None => Some(Column::new(ColumnData::Json(JsonColumn::new(vec![
+                serde_json::json!({}),
+            ])))),
+        };
+        let mut parts: Vec<(&Column, Vec<usize>)> = Vec::with_capacity(n);
+        for loc in &old {
+            let stored =
+                loc.and_then(|(c, r)| Some((current.chunks.get(c)?.batch.column(&name)?, r)));
+            match (stored, &filler) {
+                (Some((col, r)), _) => parts.push((col, vec![r])),
+                (None, Some(f)) => parts.push((f, vec![0])),
+                (None, None) => {
+                    return Err(EngineError::invalid(format!(
+                        "fieldSchema({name}) has no corresponding fieldData pass in"
+                    )))
+                }
+            }
+        }
+        let refs: Vec<(&Column, &[usize])> =
+            parts.iter().map(|(c, r)| (*c, r.as_slice())).collect();
+        let merged = Column::concat_rows(&refs);
+        columns.insert(name, merged);
+    }
+    Ok(())
 }
 
 fn dedup_literals(values: &[Literal]) -> Vec<String> {

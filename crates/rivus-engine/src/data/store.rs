@@ -8,6 +8,9 @@
 //! with snapshot `s` when `insert_seq <= s < delete_seq`, so a write is never seen before it
 //! is durable, and a reader never sees half a write.
 
+// Primary keys are INT64 or VARCHAR: every other column type has none.
+#![allow(clippy::wildcard_enum_match_arm)]
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -62,6 +65,10 @@ impl Chunk {
 
     pub fn len(&self) -> usize {
         self.pks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pks.is_empty()
     }
 
     fn delete(&self, row: usize, seq: u64) {
@@ -244,6 +251,9 @@ impl Manifest {
         })
     }
 }
+
+/// Finds the newest row of each key: (chunk, row) per key that has one.
+pub type Locate<'a> = &'a dyn Fn(&[Pk]) -> Vec<(u32, u32)>;
 
 /// A collection's stored rows.
 #[derive(Debug)]
@@ -545,7 +555,8 @@ impl CollectionStore {
 
 /// Live rows (not deleted at all) of `chunks`, one merged chunk per partition.
 fn merge_live(chunks: &[Arc<Chunk>]) -> Vec<Chunk> {
-    let mut by_partition: Vec<(i64, Vec<(&Arc<Chunk>, Vec<usize>)>)> = Vec::new();
+    type Parts<'a> = Vec<(&'a Arc<Chunk>, Vec<usize>)>;
+    let mut by_partition: Vec<(i64, Parts<'_>)> = Vec::new();
     for chunk in chunks {
         let rows: Vec<usize> = (0..chunk.len())
             .filter(|&i| {

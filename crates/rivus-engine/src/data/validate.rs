@@ -2,6 +2,9 @@
 //! fills what Milvus fills: nulls and default values of omitted or null cells, and `$meta`
 //! (`{}`) when the dynamic field is on. A batch is refused whole or accepted whole.
 
+// Type dispatch with one answer for "every other type" (placeholders, zero values).
+#![allow(clippy::wildcard_enum_match_arm)]
+
 use rivus_schema::{
     Bitmap, CollectionSchema, Column, ColumnBatch, ColumnData, ColumnSource, DataType, FieldSchema,
     JsonColumn, ScalarValue, VectorColumn,
@@ -72,9 +75,9 @@ pub fn validate_rows(
             "without dynamic schema enabled, the field name cannot be set to $meta",
         ));
     }
-    let expected =
-        user_fields.len() - usize::from(auto_id) + usize::from(schema.enable_dynamic_field);
-    let given = columns.columns().count();
+    // Milvus counts the generated key as a column on top of what was sent.
+    let expected = user_fields.len() + usize::from(schema.enable_dynamic_field);
+    let given = columns.columns().count() + usize::from(auto_id);
     let unknown = columns
         .columns()
         .any(|(name, _)| name != META && schema.field(name).is_none());
@@ -160,7 +163,7 @@ pub fn validate_rows(
 }
 
 /// The column of a field the rows left out: all null, or all the default.
-fn absent(field: &FieldSchema, n: usize) -> Result<Column> {
+pub(crate) fn absent(field: &FieldSchema, n: usize) -> Result<Column> {
     let mut column = placeholder(field, n)?;
     column.valid = Some(Bitmap::zeros(n));
     fill_nulls(field, column)
@@ -315,7 +318,8 @@ fn check_values(field: &FieldSchema, column: &Column) -> Result<()> {
                         let len = elems.get(e).map_or(0, str::len);
                         if len > max {
                             return Err(EngineError::invalid(format!(
-                                "length of VarChar array field \"{}\" exceeds max length, row number: {i}, array index: {k}, length: {len}, max length: {max}",
+                                "length of {} array field \"{}\" exceeds max length, row number: {i}, array index: {k}, length: {len}, max length: {max}",
+                                field.data_type.milvus_name(),
                                 field.name
                             )));
                         }

@@ -5,6 +5,9 @@
 //! schema. Replies go out as pymilvus reads them: nullable scalars full length with
 //! placeholders, ARRAY with its element type, every vector with its dim.
 
+// Wire oneofs: every variant rivus does not take shares one refusal.
+#![allow(clippy::wildcard_enum_match_arm)]
+
 use milvus::proto::schema::{
     self as pb, field_data, scalar_field, template_array_value, template_value, vector_field,
     FieldData, ScalarField, TemplateValue, VectorField,
@@ -73,7 +76,8 @@ pub fn columns_from_fields(
             }
             Some(field_data::Field::Vectors(v)) => {
                 let want = field.map(|f| f.data_type);
-                vector_column(&name, v, want)?
+                let schema_dim = field.and_then(|f| f.dim()).map(|d| d.max(0) as usize);
+                vector_column(&name, v, want, schema_dim)?
             }
             _ => return Err(mismatch(&name, "scalar or vector")),
         };
@@ -223,8 +227,24 @@ fn vector_column(
     name: &str,
     v: VectorField,
     want: Option<DataType>,
+    schema_dim: Option<usize>,
 ) -> Result<Column, EngineError> {
-    let dim = usize::try_from(v.dim).unwrap_or(0);
+    let wire_dim = usize::try_from(v.dim).unwrap_or(0);
+    // Rows are counted with the schema's dim (Milvus `GetNumRowsOf*VectorField`), then the
+    // sent dim must equal it (`checkAligned`).
+    let dim = schema_dim.unwrap_or(wire_dim);
+    let check_dim = |dim: usize| -> Result<(), EngineError> {
+        if wire_dim != dim {
+            return Err(EngineError::InvalidParameterExpected {
+                detail: Some(format!(
+                    "the dim ({wire_dim}) of field data({name}) is not equal to schema dim ({dim})"
+                )),
+                expected: dim.to_string(),
+                actual: wire_dim.to_string(),
+            });
+        }
+        Ok(())
+    };
     let (data_type, floats, bytes) = match v.data {
         Some(vector_field::Data::FloatVector(f)) => match want {
             // pymilvus sends float lists for FLOAT16/BFLOAT16 fields as float vectors.
@@ -263,6 +283,7 @@ fn vector_column(
                 floats.len()
             )));
         }
+        check_dim(dim)?;
         col.floats = floats;
     } else {
         if width == 0 || bytes.len() % width != 0 {
@@ -293,6 +314,7 @@ fn vector_column(
                 }
             }
         }
+        check_dim(dim)?;
         col.bytes = bytes;
     }
     Ok(Column::new(ColumnData::Vector(col)))
@@ -341,7 +363,7 @@ pub fn field_from_column(schema: &CollectionSchema, name: &str, column: &Column)
     let scalars = |data| {
         field_data::Field::Scalars(ScalarField {
             data: Some(data),
-            valid_data: valid_data.clone(),
+            valid_data: Vec::new(),
         })
     };
     let (type_code, body) = match &column.data {
@@ -465,7 +487,8 @@ pub fn field_from_column(schema: &CollectionSchema, name: &str, column: &Column)
         field_name: name.to_string(),
         field_id: field.map_or(0, |f| f.field_id),
         is_dynamic,
-        valid_data: Vec::new(),
+        // pymilvus reads validity from here (the field-level list).
+        valid_data,
         field: Some(body),
     }
 }
