@@ -777,27 +777,16 @@ fn gather(
 
 /// A column of `n` null/empty rows for a field no chunk has (e.g. `$meta` before any row).
 fn empty_column(schema: &rivus_schema::CollectionSchema, name: &str, n: usize) -> Column {
-    let field = schema.field(name);
-    let data = match field.map(|f| f.data_type) {
-        Some(t) => match ColumnData::empty(t) {
-            Some(mut d) => {
-                for _ in 0..n {
-                    let _ = d.push_scalar(&match t {
-                        DataType::Bool => rivus_schema::ScalarValue::Bool(false),
-                        DataType::VarChar => rivus_schema::ScalarValue::String(String::new()),
-                        DataType::Float => rivus_schema::ScalarValue::Float(0.0),
-                        DataType::Double => rivus_schema::ScalarValue::Double(0.0),
-                        _ => rivus_schema::ScalarValue::Long(0),
-                    });
-                }
-                d
-            }
-            None => ColumnData::Json(JsonColumn::new(vec![serde_json::json!({}); n])),
-        },
-        None => ColumnData::Json(JsonColumn::new(vec![serde_json::json!({}); n])),
-    };
+    let data = schema
+        .field(name)
+        .and_then(|f| validate::placeholder(f, n).ok())
+        .map(|c| c.data)
+        .unwrap_or_else(|| ColumnData::Json(JsonColumn::new(vec![serde_json::json!({}); n])));
     Column {
         data,
         valid: Some(Bitmap::zeros(n)),
     }
 }
+
+#[cfg(test)]
+mod tests;

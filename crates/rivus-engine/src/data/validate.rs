@@ -170,7 +170,7 @@ pub(crate) fn absent(field: &FieldSchema, n: usize) -> Result<Column> {
 }
 
 /// A column of `n` placeholder values of the field's type.
-fn placeholder(field: &FieldSchema, n: usize) -> Result<Column> {
+pub(crate) fn placeholder(field: &FieldSchema, n: usize) -> Result<Column> {
     let data = match field.data_type {
         DataType::Json => ColumnData::Json(JsonColumn::new(vec![serde_json::Value::Null; n])),
         DataType::Array => {

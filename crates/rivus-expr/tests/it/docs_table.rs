@@ -247,7 +247,7 @@ fn binding_errors_name_the_field_and_the_problem() {
         (
             &strict,
             "array_contains(name, \"a\")",
-            "applies to a ARRAY field",
+            "applies to a JSON or ARRAY field, not name",
         ),
         (&strict, "json_contains(meta)", "takes 2 argument(s), got 1"),
         (
