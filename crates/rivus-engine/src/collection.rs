@@ -137,6 +137,7 @@ impl Engine {
                     id: state.next_id(),
                     name,
                     created_ts,
+                    released: false,
                 })
                 .collect();
             let new = CollectionMeta {
@@ -339,8 +340,21 @@ impl Engine {
     /// Loads a collection (alias accepted). Every vector field needs an index first, as in
     /// Milvus. Loading a loaded collection succeeds. The load state is persisted.
     pub fn load_collection(&self, db: &str, name: &str) -> Result<()> {
+        self.load_partitions(db, name, &[])
+    }
+
+    /// Loads some partitions (all of them when `partitions` is empty), on top of those already
+    /// loaded. Milvus's rules for loading apply (every vector field indexed).
+    pub fn load_partitions(&self, db: &str, name: &str, partitions: &[String]) -> Result<()> {
         self.catalog().mutate(|state| {
             let collection = resolve_mut(state, db, name)?;
+            for p in partitions {
+                if collection.partition(p).is_none() {
+                    return Err(EngineError::PartitionNotFound {
+                        partition: p.clone(),
+                    });
+                }
+            }
             if collection.indexes.is_empty() {
                 return Err(EngineError::IndexNotFound {
                     key: "collection",
@@ -359,6 +373,11 @@ impl Engine {
                     unindexed.join(" ")
                 )));
             }
+            let was_loaded = collection.load_state == LoadState::Loaded;
+            for p in &mut collection.partitions {
+                let listed = partitions.is_empty() || partitions.contains(&p.name);
+                p.released = !(listed || (was_loaded && !p.released));
+            }
             collection.load_state = LoadState::Loaded;
             Ok(())
         })
@@ -367,7 +386,40 @@ impl Engine {
     /// Releases a collection (alias accepted). Releasing one that is not loaded succeeds.
     pub fn release_collection(&self, db: &str, name: &str) -> Result<()> {
         self.catalog().mutate(|state| {
-            resolve_mut(state, db, name)?.load_state = LoadState::NotLoad;
+            let collection = resolve_mut(state, db, name)?;
+            collection.load_state = LoadState::NotLoad;
+            for p in &mut collection.partitions {
+                p.released = false;
+            }
+            Ok(())
+        })
+    }
+
+    /// Releases some partitions; releasing the last loaded one releases the collection.
+    pub fn release_partitions(&self, db: &str, name: &str, partitions: &[String]) -> Result<()> {
+        self.catalog().mutate(|state| {
+            let collection = resolve_mut(state, db, name)?;
+            for p in partitions {
+                if collection.partition(p).is_none() {
+                    return Err(EngineError::PartitionNotFound {
+                        partition: p.clone(),
+                    });
+                }
+            }
+            if collection.load_state != LoadState::Loaded {
+                return Ok(());
+            }
+            for p in &mut collection.partitions {
+                if partitions.contains(&p.name) {
+                    p.released = true;
+                }
+            }
+            if collection.partitions.iter().all(|p| p.released) {
+                collection.load_state = LoadState::NotLoad;
+                for p in &mut collection.partitions {
+                    p.released = false;
+                }
+            }
             Ok(())
         })
     }
@@ -382,10 +434,14 @@ impl Engine {
             Err(e) => return Err(e),
         };
         for p in partitions {
-            if collection.partition(p).is_none() {
-                return Err(EngineError::PartitionNotFound {
-                    partition: p.clone(),
-                });
+            match collection.partition(p) {
+                None => {
+                    return Err(EngineError::PartitionNotFound {
+                        partition: p.clone(),
+                    })
+                }
+                Some(meta) if meta.released => return Ok(LoadState::NotLoad),
+                Some(_) => {}
             }
         }
         Ok(collection.load_state)

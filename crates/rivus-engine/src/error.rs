@@ -134,6 +134,9 @@ pub enum EngineError {
     /// User: a query on a collection that is not loaded (101, proxy query task wording).
     #[error("failed to query: collection not loaded[collection={collection}]")]
     QueryNotLoaded { collection: i64 },
+    /// User: a query on a released partition (201).
+    #[error("partition not loaded[partition={partition}]")]
+    PartitionNotLoaded { partition: String },
     /// User: a feature rivus does not have yet; refused instead of silently ignored (Milvus
     /// code 3000, "unsupported operation").
     #[error("{what}: unsupported operation")]

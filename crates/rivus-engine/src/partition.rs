@@ -31,10 +31,12 @@ impl Engine {
                     meta.name()
                 )));
             }
+            // A partition created in a loaded collection is loaded with it (Milvus 2.x).
             meta.partitions.push(PartitionMeta {
                 id,
                 name: partition,
                 created_ts,
+                released: false,
             });
             Ok(())
         })

@@ -120,6 +120,8 @@ fn parse_args() -> Result<Args, BoxError> {
     Ok(a)
 }
 
+// Milvus Lite may still set only the deprecated `error_code`.
+#[allow(deprecated)]
 fn check(status: Option<Status>, what: &str) -> Result<(), BoxError> {
     match status {
         Some(s) if s.code != 0 || s.error_code != 0 => {
@@ -293,16 +295,12 @@ fn encode(collection: &str, b: &RawBatch, dim: usize) -> Bytes {
             scalar(
                 "n",
                 pb::DataType::Int64,
-                scalar_field::Data::LongData(pb::LongArray {
-                    data: b.ns.clone(),
-                }),
+                scalar_field::Data::LongData(pb::LongArray { data: b.ns.clone() }),
             ),
             scalar(
                 "s",
                 pb::DataType::VarChar,
-                scalar_field::Data::StringData(pb::StringArray {
-                    data: b.ss.clone(),
-                }),
+                scalar_field::Data::StringData(pb::StringArray { data: b.ss.clone() }),
             ),
         ],
         ..Default::default()
@@ -335,8 +333,7 @@ async fn send_all(
                     return Ok::<(), BoxError>(());
                 };
                 grpc.ready().await?;
-                let path =
-                    PathAndQuery::from_static("/milvus.proto.milvus.MilvusService/Insert");
+                let path = PathAndQuery::from_static("/milvus.proto.milvus.MilvusService/Insert");
                 let reply: MutationResult = grpc
                     .unary(
                         tonic::Request::new(req.clone()),

@@ -17,12 +17,14 @@ use milvus::proto::milvus::milvus_service_server::MilvusServiceServer;
 use rivus_engine::Engine;
 use tokio::net::TcpListener;
 
+mod limits;
 pub use service::RivusService;
 
-/// Largest request the server accepts (Milvus `grpc.serverMaxRecvSize`).
-pub const MAX_RECV_BYTES: usize = 256 * 1024 * 1024;
-/// Largest response the server sends (Milvus `grpc.serverMaxSendSize`).
-pub const MAX_SEND_BYTES: usize = 512 * 1024 * 1024;
+/// Largest request the server accepts (Milvus `proxy.grpc.serverMaxRecvSize`, 64 MiB): a
+/// bigger insert is refused by gRPC (RESOURCE_EXHAUSTED) before anything is stored.
+pub const MAX_RECV_BYTES: usize = 64 * 1024 * 1024;
+/// Largest response the server sends (Milvus `proxy.grpc.serverMaxSendSize`, 256 MiB).
+pub const MAX_SEND_BYTES: usize = 256 * 1024 * 1024;
 
 /// Why serving stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +48,7 @@ pub async fn serve(
         // pymilvus pings every 10 s; hyper/h2 never answers "too many pings", and we also
         // keep idle connections alive from our side.
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
-        .add_service(service)
+        .add_service(limits::SizeLimitStatus(service))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

@@ -1044,6 +1044,79 @@ impl MilvusService for RivusService {
         )
     }
 
+    async fn load_partitions(&self, request: Request<LoadPartitionsRequest>) -> RpcResult<Status> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let result = self
+            .run("LoadPartitions", &db.clone(), move |e| {
+                if r.replica_number > 1 {
+                    return Err(EngineError::unsupported(format!(
+                        "loading {} replicas (rivus runs one node; use replica_number=1)",
+                        r.replica_number
+                    )));
+                }
+                if !r.resource_groups.is_empty() {
+                    return Err(EngineError::unsupported("resource groups"));
+                }
+                if r.partition_names.is_empty() {
+                    return Err(EngineError::invalid("partition names should not be empty"));
+                }
+                e.load_partitions(&db, &r.collection_name, &r.partition_names)
+            })
+            .await;
+        status_of(result)
+    }
+
+    async fn release_partitions(
+        &self,
+        request: Request<ReleasePartitionsRequest>,
+    ) -> RpcResult<Status> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let result = self
+            .run("ReleasePartitions", &db.clone(), move |e| {
+                e.release_partitions(&db, &r.collection_name, &r.partition_names)
+            })
+            .await;
+        status_of(result)
+    }
+
+    async fn flush_all(&self, request: Request<FlushAllRequest>) -> RpcResult<FlushAllResponse> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let result = self
+            .run("FlushAll", &db.clone(), move |e| {
+                for name in e.list_collections(&db)? {
+                    e.flush(&db, name.name())?;
+                }
+                Ok(e.allocate_timestamp())
+            })
+            .await;
+        reply(
+            result,
+            |ts| FlushAllResponse {
+                status: Some(status::ok()),
+                flush_all_ts: ts,
+                ..Default::default()
+            },
+            |s| FlushAllResponse {
+                status: Some(s),
+                ..Default::default()
+            },
+        )
+    }
+
+    async fn get_flush_all_state(
+        &self,
+        _request: Request<GetFlushAllStateRequest>,
+    ) -> RpcResult<GetFlushAllStateResponse> {
+        // FlushAll returns once every write is on disk.
+        Ok(Response::new(GetFlushAllStateResponse {
+            status: Some(status::ok()),
+            flushed: true,
+            ..Default::default()
+        }))
+    }
+
     async fn insert(&self, request: Request<InsertRequest>) -> RpcResult<MutationResult> {
         let db = database_name(&request.get_ref().db_name, request.metadata());
         let r = request.into_inner();

@@ -41,6 +41,7 @@ pub fn code_of(error: &EngineError) -> i32 {
         EngineError::CollectionLimitExceeded { .. } => 102,
         EngineError::CollectionLoaded { .. } => 104,
         EngineError::PartitionNotFound { .. } => 200,
+        EngineError::PartitionNotLoaded { .. } => 201,
         EngineError::IndexNotFound { .. } => 700,
         EngineError::AliasNotFound { .. } => 1600,
         EngineError::AliasCollectionNameConflict { .. } => 1601,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rivus_engine::{Engine, EngineConfig};
+use rivus_engine::{Engine, EngineConfig, SyncPolicy};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -33,6 +33,11 @@ enum Command {
         /// Port to listen on (Milvus's default is 19530; 0 picks a free port).
         #[arg(long, default_value_t = 19530)]
         port: u16,
+        /// When data writes reach the disk: `always` syncs (fdatasync, group commit) before
+        /// acknowledging, surviving power loss; `os` hands them to the OS, surviving a crash
+        /// of rivus (`kill -9`) but not of the machine.
+        #[arg(long, default_value = "always", value_parser = ["always", "os"])]
+        wal_sync: String,
     },
 }
 
@@ -52,7 +57,8 @@ fn main() -> ExitCode {
             data_dir,
             host,
             port,
-        } => match serve(data_dir, &host, port) {
+            wal_sync,
+        } => match serve(data_dir, &host, port, &wal_sync) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
                 tracing::error!("{message}");
@@ -63,8 +69,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(data_dir: PathBuf, host: &str, port: u16) -> Result<(), String> {
-    let engine = Engine::open(EngineConfig::new(&data_dir)).map_err(|e| e.to_string())?;
+fn serve(data_dir: PathBuf, host: &str, port: u16, wal_sync: &str) -> Result<(), String> {
+    let mut config = EngineConfig::new(&data_dir);
+    config.wal_sync = if wal_sync == "os" {
+        SyncPolicy::Never
+    } else {
+        SyncPolicy::Always
+    };
+    let engine = Engine::open(config).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("rivus-rpc")

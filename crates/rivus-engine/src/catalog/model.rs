@@ -144,6 +144,11 @@ pub struct PartitionMeta {
     pub id: i64,
     pub name: String,
     pub created_ts: u64,
+    /// Released on its own (`release_partitions`) while its collection is loaded, or left
+    /// out of a `load_partitions`. A partition is loaded when its collection is and this is
+    /// false.
+    #[serde(default)]
+    pub released: bool,
 }
 
 /// An index declared on a field. Only the declaration lives here; building it belongs to the

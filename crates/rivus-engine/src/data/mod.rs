@@ -498,7 +498,14 @@ impl Engine {
         }
         let has_key = schema.fields.iter().any(|f| f.is_partition_key);
         let partitions = if q.partitions.is_empty() {
-            None
+            // Only loaded partitions answer.
+            meta.partitions.iter().any(|p| p.released).then(|| {
+                meta.partitions
+                    .iter()
+                    .filter(|p| !p.released)
+                    .map(|p| p.id)
+                    .collect()
+            })
         } else {
             if has_key {
                 return Err(EngineError::invalid(
@@ -507,11 +514,17 @@ impl Engine {
             }
             let mut ids = Vec::new();
             for name in &q.partitions {
-                ids.push(meta.partition(name).map(|p| p.id).ok_or_else(|| {
-                    EngineError::PartitionNotFound {
+                let p = meta
+                    .partition(name)
+                    .ok_or_else(|| EngineError::PartitionNotFound {
                         partition: name.clone(),
-                    }
-                })?);
+                    })?;
+                if p.released {
+                    return Err(EngineError::PartitionNotLoaded {
+                        partition: name.clone(),
+                    });
+                }
+                ids.push(p.id);
             }
             Some(ids)
         };
