@@ -133,16 +133,47 @@ pub fn encode_batch(batch: &ColumnBatch, w: &mut Writer) {
     w.u64(columns.len() as u64);
     for (name, column) in columns {
         w.str(name);
-        match &column.valid {
-            None => w.u8(0),
-            Some(valid) => {
-                w.u8(1);
-                let bools: Vec<u8> = (0..valid.len()).map(|i| u8::from(valid.get(i))).collect();
-                w.bytes(&bools);
-            }
-        }
-        encode_data(&column.data, w);
+        encode_column(column, w);
     }
+}
+
+/// Appends one column: validity flag (and bytes), then its data.
+pub fn encode_column(column: &Column, w: &mut Writer) {
+    match &column.valid {
+        None => w.u8(0),
+        Some(valid) => {
+            w.u8(1);
+            let bools: Vec<u8> = (0..valid.len()).map(|i| u8::from(valid.get(i))).collect();
+            w.bytes(&bools);
+        }
+    }
+    encode_data(&column.data, w);
+}
+
+/// Reads a column written by [`encode_column`], which must have `rows` rows.
+pub fn decode_column(r: &mut Reader<'_>, rows: usize) -> Result<Column, DecodeError> {
+    let valid = match r.u8("validity flag")? {
+        0 => None,
+        1 => {
+            let bits = r.bytes("validity")?;
+            Some(Bitmap::from_slice(bits, |b| *b != 0))
+        }
+        _ => {
+            return Err(DecodeError {
+                what: "validity flag",
+                at: r.pos,
+            })
+        }
+    };
+    let at = r.pos;
+    let data = decode_data(r)?;
+    if data.len() != rows || valid.as_ref().is_some_and(|v| v.len() != rows) {
+        return Err(DecodeError {
+            what: "column length",
+            at,
+        });
+    }
+    Ok(Column { data, valid })
 }
 
 fn encode_data(data: &ColumnData, w: &mut Writer) {
@@ -221,28 +252,8 @@ pub fn decode_batch(r: &mut Reader<'_>) -> Result<ColumnBatch, DecodeError> {
     let mut batch = ColumnBatch::new(rows);
     for _ in 0..n_cols {
         let name = r.str("column name")?.to_string();
-        let valid = match r.u8("validity flag")? {
-            0 => None,
-            1 => {
-                let bits = r.bytes("validity")?;
-                Some(Bitmap::from_slice(bits, |b| *b != 0))
-            }
-            _ => {
-                return Err(DecodeError {
-                    what: "validity flag",
-                    at: r.pos,
-                })
-            }
-        };
-        let at = r.pos;
-        let data = decode_data(r)?;
-        if data.len() != rows || valid.as_ref().is_some_and(|v| v.len() != rows) {
-            return Err(DecodeError {
-                what: "column length",
-                at,
-            });
-        }
-        batch.insert(name, Column { data, valid });
+        let column = decode_column(r, rows)?;
+        batch.insert(name, column);
     }
     Ok(batch)
 }

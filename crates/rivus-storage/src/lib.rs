@@ -15,6 +15,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod block_file;
 mod checksummed_file;
 pub mod codec;
 mod error;
@@ -23,6 +24,7 @@ mod lock;
 mod record_log;
 mod wal;
 
+pub use block_file::{BlockFile, BlockFileWriter};
 pub use checksummed_file::ChecksummedFile;
 pub use error::{Result, StorageError};
 pub use fsync::sync_dir;

@@ -15,11 +15,15 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rivus_schema::{Bitmap, Column, ColumnBatch, ColumnData, ColumnSource};
-use rivus_storage::codec::{decode_batch, encode_batch, DecodeError, Reader, Writer};
-use rivus_storage::{sync_dir, ChecksummedFile, StorageError, SyncPolicy, Wal};
+use rivus_storage::codec::{
+    decode_batch, decode_column, encode_batch, encode_column, DecodeError, Reader, Writer,
+};
+use rivus_storage::{
+    sync_dir, BlockFile, BlockFileWriter, ChecksummedFile, StorageError, SyncPolicy, Wal,
+};
 
 use crate::{EngineError, Result};
 
@@ -38,14 +42,14 @@ const ALIVE: u64 = u64::MAX;
 #[derive(Debug)]
 pub struct Chunk {
     pub partition: i64,
-    pub batch: ColumnBatch,
+    pub batch: ChunkColumns,
     pub pks: Vec<Pk>,
     pub seqs: Vec<u64>,
     deleted: Vec<AtomicU64>,
 }
 
 impl Chunk {
-    fn new(partition: i64, batch: ColumnBatch, pks: Vec<Pk>, seqs: Vec<u64>) -> Chunk {
+    fn new(partition: i64, batch: ChunkColumns, pks: Vec<Pk>, seqs: Vec<u64>) -> Chunk {
         let deleted = (0..pks.len()).map(|_| AtomicU64::new(ALIVE)).collect();
         Chunk {
             partition,
@@ -195,7 +199,7 @@ impl State {
         for (partition, batch, pks) in m.inserts {
             let chunk_no = self.chunks.len() as u32;
             let seqs = vec![m.seq; pks.len()];
-            let chunk = Arc::new(Chunk::new(partition, batch, pks, seqs));
+            let chunk = Arc::new(Chunk::new(partition, ChunkColumns::Owned(batch), pks, seqs));
             Arc::make_mut(&mut self.chunks).push(chunk.clone());
             self.live += chunk.len() as u64;
             for (row, pk) in chunk.pks.iter().enumerate() {
@@ -228,7 +232,6 @@ struct Manifest {
 }
 
 const MANIFEST_MAGIC: [u8; 8] = *b"RVSMANIF";
-const SEGMENT_MAGIC: [u8; 8] = *b"RVSSEGMT";
 
 impl Manifest {
     fn encode(&self) -> Vec<u8> {
@@ -279,8 +282,8 @@ fn wal_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("wal-{n:08}.log"))
 }
 
-fn segment_file(dir: &Path, n: u64) -> ChecksummedFile {
-    ChecksummedFile::new(dir.join(format!("segment-{n:08}.seg")), SEGMENT_MAGIC, 1)
+fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("segment-{n:08}.seg"))
 }
 
 fn manifest_file(dir: &Path) -> ChecksummedFile {
@@ -307,14 +310,14 @@ impl CollectionStore {
         let mut state = State::default();
         let mut max_seq = 0u64;
         if let Some(seg) = manifest.segment {
-            let file = segment_file(dir, seg);
-            let bytes = file.read()?.ok_or_else(|| {
-                EngineError::Storage(StorageError::corrupt(
-                    file.path(),
+            let path = segment_path(dir, seg);
+            if !path.exists() {
+                return Err(EngineError::Storage(StorageError::corrupt(
+                    &path,
                     "the manifest names this segment but it is missing",
-                ))
-            })?;
-            for chunk in decode_segment(&bytes).map_err(|e| corrupt(file.path(), e))? {
+                )));
+            }
+            for chunk in open_segment(&path)? {
                 max_seq = max_seq.max(chunk.seqs.iter().copied().max().unwrap_or(0));
                 let chunk_no = state.chunks.len() as u32;
                 for (row, pk) in chunk.pks.iter().enumerate() {
@@ -503,8 +506,9 @@ impl CollectionStore {
         let merged = merge_live(&chunks);
         let segment_no = old.generation + 1;
         let wal_no = old.wal + 1;
-        let bytes = encode_segment(&merged);
-        segment_file(&self.dir, segment_no).write(&bytes)?;
+        if !merged.is_empty() {
+            write_segment(&segment_path(&self.dir, segment_no), &merged)?;
+        }
         let (new_wal, _) = Wal::open(&wal_path(&self.dir, wal_no), self.policy)?;
         let manifest = Manifest {
             generation: segment_no,
@@ -521,10 +525,15 @@ impl CollectionStore {
             let _ = fs::remove_file(wal_path(&self.dir, n));
         }
         if let Some(seg) = old.segment {
-            let _ = fs::remove_file(segment_file(&self.dir, seg).path());
+            let _ = fs::remove_file(segment_path(&self.dir, seg));
         }
         let _ = sync_dir(&self.dir);
-        // Swap memory to the merged rows.
+        // Swap memory to the segment just written (mapped: the heap copies go away once
+        // readers drop their snapshots).
+        let merged = match manifest.segment {
+            Some(seg) => open_segment(&segment_path(&self.dir, seg))?,
+            None => Vec::new(),
+        };
         let mut state = State::default();
         for chunk in merged {
             let chunk_no = state.chunks.len() as u32;
@@ -581,7 +590,7 @@ fn merge_live(chunks: &[Arc<Chunk>]) -> Vec<Chunk> {
             let mut batch = ColumnBatch::new(total);
             let names: Vec<String> = parts
                 .first()
-                .map(|(c, _)| c.batch.columns().map(|(n, _)| n.to_string()).collect())
+                .map(|(c, _)| c.batch.names())
                 .unwrap_or_default();
             for name in names {
                 let cols: Vec<(&Column, &[usize])> = parts
@@ -598,46 +607,160 @@ fn merge_live(chunks: &[Arc<Chunk>]) -> Vec<Chunk> {
                     seqs.extend(c.seqs.get(i).copied());
                 }
             }
-            Chunk::new(partition, batch, pks, seqs)
+            Chunk::new(partition, ChunkColumns::Owned(batch), pks, seqs)
         })
         .collect()
 }
 
-fn encode_segment(chunks: &[Chunk]) -> Vec<u8> {
-    let mut w = Writer::default();
-    w.u64(chunks.len() as u64);
-    for c in chunks {
-        w.i64(c.partition);
+/// The columns of a chunk: in memory (written since the last checkpoint), or in a mapped
+/// segment file, each column decoded the first time a reader asks for it.
+#[derive(Debug)]
+pub enum ChunkColumns {
+    Owned(ColumnBatch),
+    Mapped(MappedColumns),
+}
+
+/// A chunk's columns inside a segment file.
+#[derive(Debug)]
+pub struct MappedColumns {
+    file: Arc<BlockFile>,
+    chunk: usize,
+    rows: usize,
+    names: Vec<String>,
+    cells: Vec<OnceLock<Option<Column>>>,
+}
+
+impl ChunkColumns {
+    /// The field names present.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            ChunkColumns::Owned(b) => b.columns().map(|(n, _)| n.to_string()).collect(),
+            ChunkColumns::Mapped(m) => m.names.clone(),
+        }
+    }
+}
+
+impl ColumnSource for ChunkColumns {
+    fn num_rows(&self) -> usize {
+        match self {
+            ChunkColumns::Owned(b) => b.num_rows(),
+            ChunkColumns::Mapped(m) => m.rows,
+        }
+    }
+
+    fn column(&self, field: &str) -> Option<&Column> {
+        match self {
+            ChunkColumns::Owned(b) => b.column(field),
+            ChunkColumns::Mapped(m) => {
+                let i = m.names.iter().position(|n| n == field)?;
+                m.cells
+                    .get(i)?
+                    .get_or_init(|| {
+                        // The block's checksum was verified when the file was opened, so a
+                        // decode failure here is a bug; it is logged and the column reads as
+                        // missing rather than taking the server down.
+                        let bytes = m.file.block(&column_block(m.chunk, field))?;
+                        match decode_column(&mut Reader::new(bytes), m.rows) {
+                            Ok(c) => Some(c),
+                            Err(e) => {
+                                tracing::error!(file = %m.file.path().display(), field, error = %e, "cannot decode a column");
+                                None
+                            }
+                        }
+                    })
+                    .as_ref()
+            }
+        }
+    }
+}
+
+fn column_block(chunk: usize, field: &str) -> String {
+    format!("c{chunk}.col.{field}")
+}
+
+/// Writes `chunks` as a segment block file at `path`: a `meta` block (chunk count, then per
+/// chunk its partition, row count and field names), and per chunk `c<i>.pks`, `c<i>.seqs`
+/// and one `c<i>.col.<field>` block per column.
+fn write_segment(path: &Path, chunks: &[Chunk]) -> Result<()> {
+    let mut file = BlockFileWriter::create(path)?;
+    let mut meta = Writer::default();
+    meta.u64(chunks.len() as u64);
+    for (i, c) in chunks.iter().enumerate() {
+        let names = c.batch.names();
+        meta.i64(c.partition);
+        meta.u64(c.len() as u64);
+        meta.u64(names.len() as u64);
+        for n in &names {
+            meta.str(n);
+        }
+        let mut w = Writer::default();
         encode_pks(&c.pks, &mut w);
-        w.u64(c.seqs.len() as u64);
+        file.add(&format!("c{i}.pks"), &w.buf)?;
+        let mut w = Writer::default();
         for s in &c.seqs {
             w.u64(*s);
         }
-        encode_batch(&c.batch, &mut w);
+        file.add(&format!("c{i}.seqs"), &w.buf)?;
+        for n in &names {
+            if let Some(col) = c.batch.column(n) {
+                let mut w = Writer::default();
+                encode_column(col, &mut w);
+                file.add(&column_block(i, n), &w.buf)?;
+            }
+        }
     }
-    w.buf
+    file.add("meta", &meta.buf)?;
+    file.finish()?;
+    Ok(())
 }
 
-fn decode_segment(bytes: &[u8]) -> std::result::Result<Vec<Chunk>, DecodeError> {
-    let mut r = Reader::new(bytes);
-    let n = r.len(8, "chunk count")?;
+/// Opens a segment: maps it, checks it, decodes keys and sequence numbers; columns stay in
+/// the file until read.
+fn open_segment(path: &Path) -> Result<Vec<Chunk>> {
+    let file = Arc::new(BlockFile::open(path)?);
+    let bad = |e: DecodeError| corrupt(path, e);
+    let meta = file.block("meta").ok_or_else(|| {
+        EngineError::Storage(StorageError::corrupt(path, "segment without a meta block"))
+    })?;
+    let mut r = Reader::new(meta);
+    let n = r.len(24, "chunk count").map_err(bad)?;
     let mut chunks = Vec::with_capacity(n);
-    for _ in 0..n {
-        let partition = r.i64("partition")?;
-        let pks = decode_pks(&mut r)?;
-        let ns = r.len(8, "sequence count")?;
-        let mut seqs = Vec::with_capacity(ns);
-        for _ in 0..ns {
-            seqs.push(r.u64("sequence")?);
+    for i in 0..n {
+        let partition = r.i64("partition").map_err(bad)?;
+        let rows = r.len(0, "row count").map_err(bad)?;
+        let n_names = r.len(8, "column count").map_err(bad)?;
+        let mut names = Vec::with_capacity(n_names);
+        for _ in 0..n_names {
+            names.push(r.str("column name").map_err(bad)?.to_string());
         }
-        let batch = decode_batch(&mut r)?;
-        if pks.len() != seqs.len() || batch.num_rows() != pks.len() {
-            return Err(DecodeError {
-                what: "segment row counts",
-                at: 0,
-            });
+        let block = |name: String| {
+            file.block(&name).ok_or_else(|| {
+                EngineError::Storage(StorageError::corrupt(path, format!("missing block {name}")))
+            })
+        };
+        let pks = decode_pks(&mut Reader::new(block(format!("c{i}.pks"))?)).map_err(bad)?;
+        let seqs: Vec<u64> = block(format!("c{i}.seqs"))?
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+            .collect();
+        if pks.len() != rows || seqs.len() != rows {
+            return Err(EngineError::Storage(StorageError::corrupt(
+                path,
+                format!("chunk {i}: row counts disagree"),
+            )));
         }
-        chunks.push(Chunk::new(partition, batch, pks, seqs));
+        for name in &names {
+            block(column_block(i, name))?;
+        }
+        let cells = names.iter().map(|_| OnceLock::new()).collect();
+        let columns = ChunkColumns::Mapped(MappedColumns {
+            file: file.clone(),
+            chunk: i,
+            rows,
+            names,
+            cells,
+        });
+        chunks.push(Chunk::new(partition, columns, pks, seqs));
     }
     Ok(chunks)
 }

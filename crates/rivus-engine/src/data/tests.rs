@@ -354,3 +354,30 @@ fn a_crash_at_any_checkpoint_step_recovers_the_same_rows() {
     let engine = Engine::open(config(dir.path(), u64::MAX)).unwrap();
     assert_eq!(contents(&engine), want);
 }
+
+#[test]
+fn a_damaged_segment_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = setup(dir.path(), 1);
+    engine
+        .insert("default", "c", rows(&[(1, 1), (2, 2)]))
+        .unwrap();
+    engine.insert("default", "c", rows(&[(3, 3)])).unwrap();
+    drop(engine);
+    let seg = fs::read_dir(dir.path().join("collections"))
+        .unwrap()
+        .flatten()
+        .flat_map(|c| fs::read_dir(c.path()).unwrap().flatten().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[70] ^= 0x01; // inside the first block
+    fs::write(&seg, &bytes).unwrap();
+    let engine = Engine::open(config(dir.path(), 1)).unwrap();
+    let err = engine.row_count("default", "c").unwrap_err();
+    assert!(
+        err.to_string().contains(&seg.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(fs::read(&seg).unwrap(), bytes, "left as it was");
+}
