@@ -66,7 +66,11 @@ impl BlockFileWriter {
     fn pad(&mut self) -> Result<()> {
         let pad = (ALIGN - self.pos % ALIGN) % ALIGN;
         self.out
-            .write_all([0u8; ALIGN as usize].get(..pad as usize).unwrap_or_default())
+            .write_all(
+                [0u8; ALIGN as usize]
+                    .get(..pad as usize)
+                    .unwrap_or_default(),
+            )
             .map_err(|e| StorageError::io(&self.tmp, e))?;
         self.pos += pad;
         Ok(())

@@ -25,10 +25,48 @@ pub use validate::validate_rows;
 /// Milvus `quotaAndLimits.limits.maxQueryResultWindow`.
 pub const MAX_QUERY_RESULT_WINDOW: usize = 16384;
 
-/// The stores opened so far, by collection id.
+/// The stores opened so far, by collection id, and their background checkpoints.
 #[derive(Debug, Default)]
 pub(crate) struct Stores {
     open: Mutex<HashMap<i64, Arc<CollectionStore>>>,
+    background: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Stores {
+    /// Starts a checkpoint of `store` on its own thread when its WAL has grown enough.
+    fn after_write(&self, store: &Arc<CollectionStore>) {
+        if !store.claim_checkpoint() {
+            return;
+        }
+        let store = store.clone();
+        let spawned = std::thread::Builder::new()
+            .name("rivus-checkpoint".into())
+            .spawn(move || {
+                if let Err(e) = store.checkpoint() {
+                    tracing::error!(error = %e, "checkpoint failed; the collection refuses writes until restart");
+                }
+            });
+        match (spawned, self.background.lock()) {
+            (Ok(handle), Ok(mut list)) => {
+                list.retain(|h| !h.is_finished());
+                list.push(handle);
+            }
+            (Err(e), _) => tracing::error!(error = %e, "cannot start a checkpoint thread"),
+            (Ok(_), Err(_)) => {}
+        }
+    }
+}
+
+impl Drop for Stores {
+    /// Waits for running checkpoints, so the data directory's lock (dropped after this) is
+    /// never released while one still writes files.
+    fn drop(&mut self) {
+        if let Ok(list) = self.background.get_mut() {
+            for handle in list.drain(..) {
+                let _ = handle.join();
+            }
+        }
+    }
 }
 
 /// Primary keys returned by a write.
@@ -351,6 +389,7 @@ impl Engine {
                 Ok((Some(m), (keys, n as u64)))
             },
         )?;
+        self.inner.stores.after_write(&store);
         Ok(WriteResult {
             keys,
             count,
@@ -422,6 +461,7 @@ impl Engine {
                 ))
             },
         )?;
+        self.inner.stores.after_write(&store);
         Ok(WriteResult {
             keys: Keys::Int(Vec::new()),
             count,

@@ -270,6 +270,8 @@ pub struct CollectionStore {
     poisoned: AtomicBool,
     /// Checkpoint once the WAL passes this many bytes (and the live data's size).
     checkpoint_bytes: u64,
+    /// A checkpoint is running (at most one at a time).
+    checkpointing: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -370,6 +372,7 @@ impl CollectionStore {
             visible: AtomicU64::new(max_seq),
             poisoned: AtomicBool::new(false),
             checkpoint_bytes,
+            checkpointing: AtomicBool::new(false),
         })
     }
 
@@ -458,9 +461,7 @@ impl CollectionStore {
             return Err(e.into());
         }
         self.visible.fetch_max(seq, Ordering::AcqRel);
-        if wal_bytes > self.checkpoint_bytes {
-            self.maybe_checkpoint()?;
-        }
+        let _ = wal_bytes;
         Ok((out, seq))
     }
 
@@ -476,51 +477,65 @@ impl CollectionStore {
         Ok(())
     }
 
-    fn maybe_checkpoint(&self) -> Result<()> {
-        let live_bytes = self.live_rows() * 64;
-        let wal_bytes = self
-            .writer
-            .lock()
-            .map_err(|_| EngineError::Poisoned)?
-            .wal
-            .len_bytes();
-        if wal_bytes > self.checkpoint_bytes.max(live_bytes) {
-            self.checkpoint()?;
-        }
-        Ok(())
+    /// Claims the right to run a checkpoint when the WAL has grown past the threshold (and
+    /// the live data's size, so rewriting stays proportional to what was written). The
+    /// caller must then call [`checkpoint`](Self::checkpoint), which releases the claim.
+    pub fn claim_checkpoint(&self) -> bool {
+        let Ok(wal_bytes) = self.writer.lock().map(|w| w.wal.len_bytes()) else {
+            return false;
+        };
+        let live_bytes = self.live_rows().saturating_mul(64);
+        wal_bytes > self.checkpoint_bytes.max(live_bytes)
+            && !self.checkpointing.swap(true, Ordering::AcqRel)
     }
 
-    /// Writes every live row to a new segment, points the manifest at it and a new WAL, and
-    /// removes the old WAL and segment. Writers wait meanwhile; readers do not.
+    /// Writes every live row to a new segment, points the MANIFEST at it and a new WAL, and
+    /// removes the old WAL and segment. Writers wait only while the WAL is switched and while
+    /// memory is swapped to the new segment, not while the segment is written; readers never
+    /// wait.
     pub fn checkpoint(&self) -> Result<()> {
-        let mut guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
-        let old = guard.manifest;
-        // Every applied write is in the segment, so it must be durable before the WAL goes.
-        guard.wal.sync_all()?;
-        let chunks = self
-            .state
-            .read()
-            .map_err(|_| EngineError::Poisoned)?
-            .chunks
-            .clone();
-        let merged = merge_live(&chunks);
+        self.checkpointing.store(true, Ordering::Release);
+        let result = self.checkpoint_inner();
+        self.checkpointing.store(false, Ordering::Release);
+        if result.is_err() {
+            // A half-done checkpoint leaves consistent files (see docs/format.md) but this
+            // process's view may be behind them: stop writing until restart.
+            self.poisoned.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    fn checkpoint_inner(&self) -> Result<()> {
+        // 1. Switch to a new WAL; the rows so far (`cut` chunks) go into the segment.
+        let (old, old_wal, chunks, wal_no) = {
+            let mut guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
+            let old = guard.manifest;
+            let wal_no = old.wal + 1;
+            let (new_wal, _) = Wal::open(&wal_path(&self.dir, wal_no), self.policy)?;
+            let old_wal = std::mem::replace(&mut guard.wal, Arc::new(new_wal));
+            let chunks = self
+                .state
+                .read()
+                .map_err(|_| EngineError::Poisoned)?
+                .chunks
+                .clone();
+            (old, old_wal, chunks, wal_no)
+        };
+        // 2. Everything before the switch goes into the segment, so it must be durable first.
+        old_wal.sync_all()?;
+        let cut = chunks.len();
+        let (merged, origins) = merge_live(&chunks);
         let segment_no = old.generation + 1;
-        let wal_no = old.wal + 1;
         if !merged.is_empty() {
             write_segment(&segment_path(&self.dir, segment_no), &merged)?;
         }
-        let (new_wal, _) = Wal::open(&wal_path(&self.dir, wal_no), self.policy)?;
         let manifest = Manifest {
             generation: segment_no,
-            segment: if merged.is_empty() {
-                None
-            } else {
-                Some(segment_no)
-            },
+            segment: (!merged.is_empty()).then_some(segment_no),
             wal: wal_no,
         };
         manifest_file(&self.dir).write(&manifest.encode())?;
-        // The manifest is durable: the old files are garbage now.
+        // The MANIFEST is durable: the old files are garbage now.
         for n in old.wal..wal_no {
             let _ = fs::remove_file(wal_path(&self.dir, n));
         }
@@ -528,24 +543,47 @@ impl CollectionStore {
             let _ = fs::remove_file(segment_path(&self.dir, seg));
         }
         let _ = sync_dir(&self.dir);
-        // Swap memory to the segment just written (mapped: the heap copies go away once
-        // readers drop their snapshots).
-        let merged = match manifest.segment {
+        let segment = match manifest.segment {
             Some(seg) => open_segment(&segment_path(&self.dir, seg))?,
             None => Vec::new(),
         };
-        let mut state = State::default();
-        for chunk in merged {
-            let chunk_no = state.chunks.len() as u32;
-            for (row, pk) in chunk.pks.iter().enumerate() {
-                state.index.insert(pk.clone(), (chunk_no, row as u32));
+        // 3. Swap memory to the segment (mapped: heap copies go once readers let go), keeping
+        // the chunks written since the switch and the deletes made meanwhile.
+        let mut guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
+        let mut state = self.state.write().map_err(|_| EngineError::Poisoned)?;
+        for (new_chunk, from) in segment.iter().zip(&origins) {
+            for (row, (c, r)) in from.iter().enumerate() {
+                let seq = chunks
+                    .get(*c)
+                    .and_then(|ch| ch.deleted.get(*r))
+                    .map_or(ALIVE, |d| d.load(Ordering::Relaxed));
+                if seq != ALIVE {
+                    new_chunk.delete(row, seq);
+                }
             }
-            state.live += chunk.len() as u64;
-            Arc::make_mut(&mut state.chunks).push(Arc::new(chunk));
         }
-        *self.state.write().map_err(|_| EngineError::Poisoned)? = state;
-        guard.wal = Arc::new(new_wal);
+        let mut all: Vec<Arc<Chunk>> = segment.into_iter().map(Arc::new).collect();
+        all.extend(state.chunks.iter().skip(cut).cloned());
+        let mut fresh = State::default();
+        for (chunk_no, chunk) in all.iter().enumerate() {
+            for (row, pk) in chunk.pks.iter().enumerate() {
+                let alive = chunk
+                    .deleted
+                    .get(row)
+                    .is_some_and(|d| d.load(Ordering::Relaxed) == ALIVE);
+                if alive {
+                    fresh
+                        .index
+                        .insert(pk.clone(), (chunk_no as u32, row as u32));
+                    fresh.live += 1;
+                }
+            }
+        }
+        fresh.chunks = Arc::new(all);
+        *state = fresh;
         guard.manifest = manifest;
+        drop(state);
+        drop(guard);
         tracing::debug!(dir = %self.dir.display(), segment = segment_no, "checkpoint written");
         Ok(())
     }
@@ -563,10 +601,13 @@ impl CollectionStore {
 }
 
 /// Live rows (not deleted at all) of `chunks`, one merged chunk per partition.
-fn merge_live(chunks: &[Arc<Chunk>]) -> Vec<Chunk> {
-    type Parts<'a> = Vec<(&'a Arc<Chunk>, Vec<usize>)>;
+/// Where each row of a merged chunk came from: (chunk, row) in the input.
+type Origins = Vec<Vec<(usize, usize)>>;
+
+fn merge_live(chunks: &[Arc<Chunk>]) -> (Vec<Chunk>, Origins) {
+    type Parts<'a> = Vec<(usize, &'a Arc<Chunk>, Vec<usize>)>;
     let mut by_partition: Vec<(i64, Parts<'_>)> = Vec::new();
-    for chunk in chunks {
+    for (chunk_no, chunk) in chunks.iter().enumerate() {
         let rows: Vec<usize> = (0..chunk.len())
             .filter(|&i| {
                 chunk
@@ -579,37 +620,74 @@ fn merge_live(chunks: &[Arc<Chunk>]) -> Vec<Chunk> {
             continue;
         }
         match by_partition.iter_mut().find(|(p, _)| *p == chunk.partition) {
-            Some((_, parts)) => parts.push((chunk, rows)),
-            None => by_partition.push((chunk.partition, vec![(chunk, rows)])),
+            Some((_, parts)) => parts.push((chunk_no, chunk, rows)),
+            None => by_partition.push((chunk.partition, vec![(chunk_no, chunk, rows)])),
         }
     }
-    by_partition
-        .into_iter()
-        .map(|(partition, parts)| {
-            let total: usize = parts.iter().map(|(_, r)| r.len()).sum();
-            let mut batch = ColumnBatch::new(total);
-            let names: Vec<String> = parts
-                .first()
-                .map(|(c, _)| c.batch.names())
-                .unwrap_or_default();
-            for name in names {
-                let cols: Vec<(&Column, &[usize])> = parts
-                    .iter()
-                    .filter_map(|(c, rows)| Some((c.batch.column(&name)?, rows.as_slice())))
-                    .collect();
-                batch.insert(name, Column::concat_rows(&cols));
-            }
-            let mut pks = Vec::with_capacity(total);
-            let mut seqs = Vec::with_capacity(total);
-            for (c, rows) in &parts {
-                for &i in rows {
-                    pks.extend(c.pks.get(i).cloned());
-                    seqs.extend(c.seqs.get(i).copied());
+    let mut merged = Vec::with_capacity(by_partition.len());
+    let mut origins = Vec::with_capacity(by_partition.len());
+    for (partition, parts) in by_partition {
+        let total: usize = parts.iter().map(|(_, _, r)| r.len()).sum();
+        let mut batch = ColumnBatch::new(total);
+        // Every field any part has (a schema change can add `$meta`); a part without one gets
+        // nulls for it.
+        let mut names: Vec<String> = Vec::new();
+        for (_, c, _) in &parts {
+            for n in c.batch.names() {
+                if !names.contains(&n) {
+                    names.push(n);
                 }
             }
-            Chunk::new(partition, ChunkColumns::Owned(batch), pks, seqs)
-        })
-        .collect()
+        }
+        for name in names {
+            let template = parts.iter().find_map(|(_, c, _)| c.batch.column(&name));
+            let Some(template) = template else { continue };
+            let fillers: Vec<Option<Column>> = parts
+                .iter()
+                .map(|(_, c, rows)| {
+                    c.batch.column(&name).is_none().then(|| {
+                        let mut col = template.take(&vec![0; rows.len()]);
+                        col.valid = Some(Bitmap::zeros(rows.len()));
+                        col
+                    })
+                })
+                .collect();
+            let indexes: Vec<Vec<usize>> = parts
+                .iter()
+                .zip(&fillers)
+                .map(|((_, _, rows), filler)| match filler {
+                    Some(_) => (0..rows.len()).collect(),
+                    None => rows.clone(),
+                })
+                .collect();
+            let cols: Vec<(&Column, &[usize])> = parts
+                .iter()
+                .zip(&fillers)
+                .zip(&indexes)
+                .filter_map(|(((_, c, _), filler), idx)| {
+                    let col = match filler {
+                        Some(f) => f,
+                        None => c.batch.column(&name)?,
+                    };
+                    Some((col, idx.as_slice()))
+                })
+                .collect();
+            batch.insert(name, Column::concat_rows(&cols));
+        }
+        let mut pks = Vec::with_capacity(total);
+        let mut seqs = Vec::with_capacity(total);
+        let mut from = Vec::with_capacity(total);
+        for (chunk_no, c, rows) in &parts {
+            for &i in rows {
+                pks.extend(c.pks.get(i).cloned());
+                seqs.extend(c.seqs.get(i).copied());
+                from.push((*chunk_no, i));
+            }
+        }
+        merged.push(Chunk::new(partition, ChunkColumns::Owned(batch), pks, seqs));
+        origins.push(from);
+    }
+    (merged, origins)
 }
 
 /// The columns of a chunk: in memory (written since the last checkpoint), or in a mapped
