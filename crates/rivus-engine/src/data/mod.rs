@@ -569,18 +569,42 @@ impl Engine {
             Some(ids)
         };
         let store = self.store(&meta)?;
-        let snap = store.snapshot();
-        let matched = scan(&snap, predicate.as_ref(), partitions.as_deref());
+        let pk_name = schema
+            .fields
+            .iter()
+            .find(|f| f.is_primary_key)
+            .map(|f| f.name.as_str())
+            .unwrap_or_default();
+        let keys = predicate.as_ref().and_then(|p| lookup_keys(p, pk_name));
+        // The snapshot and the key positions are read together (a checkpoint renumbers rows).
+        let (snap, located) = match &keys {
+            Some(keys) if !is_count => {
+                let (snap, located) = store.snapshot_locating(keys);
+                (snap, Some(located))
+            }
+            _ => (store.snapshot(), None),
+        };
         if is_count {
+            let count = count_matches(&snap, predicate.as_ref(), partitions.as_deref());
             return Ok(QueryOutput {
                 columns: Vec::new(),
-                count: Some(matched.len() as u64),
+                count: Some(count),
             });
         }
+        let matched = located
+            .and_then(|l| by_key(&snap, &l, partitions.as_deref()))
+            .unwrap_or_else(|| scan(&snap, predicate.as_ref(), partitions.as_deref()));
         let mut rows: Vec<(&Pk, usize, usize)> = matched
             .iter()
             .filter_map(|&(c, r)| Some((snap.chunks.get(c)?.pks.get(r)?, c, r)))
             .collect();
+        // Rows come back in key order (query_iterator pages by key); with a limit only the
+        // first offset + limit keys are selected and sorted.
+        let window = q.limit.map(|l| l.saturating_add(q.offset));
+        if let Some(k) = window.filter(|k| *k > 0 && *k < rows.len()) {
+            rows.select_nth_unstable_by(k - 1, |a, b| a.0.cmp(b.0));
+            rows.truncate(k);
+        }
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let rows: Vec<(usize, usize)> = rows
             .into_iter()
@@ -690,6 +714,63 @@ fn dedup_literals(values: &[Literal]) -> Vec<String> {
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+/// Rows matching `predicate`, counted without listing them.
+fn count_matches(
+    snap: &Snapshot,
+    predicate: Option<&Predicate>,
+    partitions: Option<&[i64]>,
+) -> u64 {
+    let mut n = 0u64;
+    for chunk in snap.chunks.iter() {
+        if partitions.is_some_and(|p| !p.contains(&chunk.partition)) {
+            continue;
+        }
+        let mut rows: Bitmap = chunk.visible(snap.at);
+        if let Some(p) = predicate {
+            rows.and(&rivus_expr::evaluate(p, &chunk.batch));
+        }
+        n += rows.count_ones() as u64;
+    }
+    n
+}
+
+/// The keys a key-lookup filter (`pk in [..]`, `pk == v`) names; `None` for other filters.
+fn lookup_keys(predicate: &Predicate, pk_name: &str) -> Option<Vec<Pk>> {
+    let mut keys = Vec::new();
+    for v in predicate.primary_key_values(pk_name)? {
+        keys.push(match v {
+            Literal::Int(i) => Pk::Int(i),
+            Literal::Str(s) => Pk::Str(s),
+            Literal::Bool(_) | Literal::Float(_) | Literal::List(_) => return None,
+        });
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    Some(keys)
+}
+
+/// A key lookup answered from the key index instead of a scan. `None` (scan instead) when a
+/// key's newest row is not visible to this snapshot yet (an older version may be the one it
+/// sees).
+fn by_key(
+    snap: &Snapshot,
+    located: &[(u32, u32)],
+    partitions: Option<&[i64]>,
+) -> Option<Vec<(usize, usize)>> {
+    let mut out = Vec::with_capacity(located.len());
+    for &(c, r) in located {
+        let (c, r) = (c as usize, r as usize);
+        let chunk = snap.chunks.get(c)?;
+        if !chunk.visible_row(r, snap.at) {
+            return None;
+        }
+        if partitions.is_none_or(|p| p.contains(&chunk.partition)) {
+            out.push((c, r));
+        }
+    }
+    Some(out)
 }
 
 /// (chunk, row) of every visible row matching `predicate` in the given partitions.

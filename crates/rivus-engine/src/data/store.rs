@@ -67,6 +67,15 @@ impl Chunk {
         })
     }
 
+    /// Whether row `row` is visible at snapshot `at`.
+    pub fn visible_row(&self, row: usize, at: u64) -> bool {
+        self.seqs.get(row).is_some_and(|s| *s <= at)
+            && self
+                .deleted
+                .get(row)
+                .is_some_and(|d| d.load(Ordering::Relaxed) > at)
+    }
+
     pub fn len(&self) -> usize {
         self.pks.len()
     }
@@ -390,6 +399,31 @@ impl CollectionStore {
             .map(|s| s.chunks.clone())
             .unwrap_or_default();
         Snapshot { at, chunks }
+    }
+
+    /// A snapshot and where the newest row of each of `pks` is, read together.
+    pub fn snapshot_locating(&self, pks: &[Pk]) -> (Snapshot, Vec<(u32, u32)>) {
+        let at = self.visible.load(Ordering::Acquire);
+        let Ok(state) = self.state.read() else {
+            return (
+                Snapshot {
+                    at,
+                    chunks: Arc::default(),
+                },
+                Vec::new(),
+            );
+        };
+        let located = pks
+            .iter()
+            .filter_map(|pk| state.index.get(pk).copied())
+            .collect();
+        (
+            Snapshot {
+                at,
+                chunks: state.chunks.clone(),
+            },
+            located,
+        )
     }
 
     /// Live rows (inserted and not deleted), including writes still being synced.

@@ -212,6 +212,34 @@ fn random_operations_match_a_model_across_reopens_and_checkpoints() {
                 _ => {}
             }
             assert_eq!(contents(&engine), model, "seed {seed} step {step}");
+            // Key lookups (served from the key index) agree with the model too.
+            let keys: Vec<i64> = (0..3).map(|_| rng.below(60) as i64).collect();
+            let got = engine
+                .query(
+                    "default",
+                    "c",
+                    &Query {
+                        filter: format!("id in [{}, {}, {}]", keys[0], keys[1], keys[2]),
+                        output_fields: vec!["v".into()],
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            let col = |name: &str| {
+                got.columns
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, c)| c.data.clone())
+            };
+            let (Some(ColumnData::Int64(ids)), Some(ColumnData::Int64(vs))) = (col("id"), col("v"))
+            else {
+                panic!("missing columns");
+            };
+            let want: BTreeMap<i64, i64> = keys
+                .iter()
+                .filter_map(|k| model.get(k).map(|v| (*k, *v)))
+                .collect();
+            assert_eq!(ids.into_iter().zip(vs).collect::<BTreeMap<_, _>>(), want);
         }
     }
 }
