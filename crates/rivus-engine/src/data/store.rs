@@ -198,7 +198,13 @@ struct State {
     index: HashMap<Pk, (u32, u32)>,
     /// Rows inserted minus rows deleted.
     live: u64,
+    /// Chunks below this index are never replaced (a checkpoint is folding them).
+    frozen: usize,
 }
+
+/// Small inserts are appended to the last in-memory chunk (copying it) up to this many rows,
+/// so a stream of one-row inserts does not leave one chunk per row for queries to visit.
+const MERGE_ROWS: usize = 4096;
 
 impl State {
     fn apply(&mut self, m: Mutation) {
@@ -206,17 +212,80 @@ impl State {
             self.delete_key(pk, m.seq);
         }
         for (partition, batch, pks) in m.inserts {
-            let chunk_no = self.chunks.len() as u32;
-            let seqs = vec![m.seq; pks.len()];
-            let chunk = Arc::new(Chunk::new(partition, ChunkColumns::Owned(batch), pks, seqs));
-            Arc::make_mut(&mut self.chunks).push(chunk.clone());
-            self.live += chunk.len() as u64;
-            for (row, pk) in chunk.pks.iter().enumerate() {
+            let added = pks.len();
+            let (chunk_no, first_row, chunk) =
+                match self.merge_into_last(partition, &batch, &pks, m.seq) {
+                    Some(merged) => {
+                        let chunk_no = self.chunks.len() - 1;
+                        let first_row = merged.len() - added;
+                        let merged = Arc::new(merged);
+                        if let Some(last) = Arc::make_mut(&mut self.chunks).last_mut() {
+                            *last = merged.clone();
+                        }
+                        (chunk_no, first_row, merged)
+                    }
+                    None => {
+                        let seqs = vec![m.seq; added];
+                        let chunk =
+                            Arc::new(Chunk::new(partition, ChunkColumns::Owned(batch), pks, seqs));
+                        Arc::make_mut(&mut self.chunks).push(chunk.clone());
+                        (self.chunks.len() - 1, 0, chunk)
+                    }
+                };
+            self.live += added as u64;
+            for row in first_row..chunk.len() {
+                let Some(pk) = chunk.pks.get(row) else {
+                    continue;
+                };
                 // A key inserted again replaces its older row (also within one batch).
                 self.delete_key(pk, m.seq);
-                self.index.insert(pk.clone(), (chunk_no, row as u32));
+                self.index.insert(pk.clone(), (chunk_no as u32, row as u32));
             }
         }
+    }
+
+    /// The last chunk with `batch` appended, when it is a small in-memory chunk of the same
+    /// partition and fields that no checkpoint is folding. Readers keep the old chunk.
+    fn merge_into_last(
+        &self,
+        partition: i64,
+        batch: &ColumnBatch,
+        pks: &[Pk],
+        seq: u64,
+    ) -> Option<Chunk> {
+        let last = self.chunks.last()?;
+        let ChunkColumns::Owned(old) = &last.batch else {
+            return None;
+        };
+        if self.chunks.len() - 1 < self.frozen
+            || last.partition != partition
+            || last.len() + pks.len() > MERGE_ROWS
+        {
+            return None;
+        }
+        let mut names: Vec<&str> = old.columns().map(|(n, _)| n).collect();
+        let mut new_names: Vec<&str> = batch.columns().map(|(n, _)| n).collect();
+        names.sort_unstable();
+        new_names.sort_unstable();
+        if names != new_names {
+            return None;
+        }
+        let old_rows: Vec<usize> = (0..last.len()).collect();
+        let new_rows: Vec<usize> = (0..pks.len()).collect();
+        let mut merged = ColumnBatch::new(last.len() + pks.len());
+        for name in names {
+            let (a, b) = (old.column(name)?, batch.column(name)?);
+            merged.insert(name, Column::concat_rows(&[(a, &old_rows), (b, &new_rows)]));
+        }
+        let mut all_pks = last.pks.clone();
+        all_pks.extend_from_slice(pks);
+        let mut seqs = last.seqs.clone();
+        seqs.extend(std::iter::repeat_n(seq, pks.len()));
+        let chunk = Chunk::new(partition, ChunkColumns::Owned(merged), all_pks, seqs);
+        for (row, d) in last.deleted.iter().enumerate() {
+            chunk.delete(row, d.load(Ordering::Relaxed));
+        }
+        Some(chunk)
     }
 
     fn delete_key(&mut self, pk: &Pk, seq: u64) -> bool {
@@ -547,12 +616,12 @@ impl CollectionStore {
             let wal_no = old.wal + 1;
             let (new_wal, _) = Wal::open(&wal_path(&self.dir, wal_no), self.policy)?;
             let old_wal = std::mem::replace(&mut guard.wal, Arc::new(new_wal));
-            let chunks = self
-                .state
-                .read()
-                .map_err(|_| EngineError::Poisoned)?
-                .chunks
-                .clone();
+            let chunks = {
+                let mut state = self.state.write().map_err(|_| EngineError::Poisoned)?;
+                // The chunks going into the segment must not change from here on.
+                state.frozen = state.chunks.len();
+                state.chunks.clone()
+            };
             (old, old_wal, chunks, wal_no)
         };
         // 2. Everything before the switch goes into the segment, so it must be durable first.
@@ -596,6 +665,7 @@ impl CollectionStore {
                 }
             }
         }
+        let segment_chunks = segment.len();
         let mut all: Vec<Arc<Chunk>> = segment.into_iter().map(Arc::new).collect();
         all.extend(state.chunks.iter().skip(cut).cloned());
         let mut fresh = State::default();
@@ -614,6 +684,7 @@ impl CollectionStore {
             }
         }
         fresh.chunks = Arc::new(all);
+        fresh.frozen = segment_chunks;
         *state = fresh;
         guard.manifest = manifest;
         drop(state);
