@@ -119,11 +119,19 @@ pub struct JsonShred {
 /// JSON documents (a JSON field, or the dynamic field `$meta`), with a [`JsonShred`] for
 /// each scalar path found in at least 1/16 of the documents (at most
 /// [`JsonColumn::MAX_SHREDS`], at most [`JsonColumn::MAX_DEPTH`] keys deep). Shreds are
-/// built once, when the column is built, and let a filter on a path run as a typed scan.
-#[derive(Debug, Clone, PartialEq)]
+/// built once, the first time a filter asks for one (writes never pay for them), and let a
+/// filter on a path run as a typed scan.
+#[derive(Debug, Clone)]
 pub struct JsonColumn {
     docs: Vec<Json>,
-    shreds: Vec<JsonShred>,
+    shreds: std::sync::OnceLock<Vec<JsonShred>>,
+}
+
+impl PartialEq for JsonColumn {
+    /// Shreds derive from the documents: equal documents, equal columns.
+    fn eq(&self, other: &Self) -> bool {
+        self.docs == other.docs
+    }
 }
 
 #[derive(Default)]
@@ -143,10 +151,12 @@ impl JsonColumn {
     /// Deepest path shredded, in keys.
     pub const MAX_DEPTH: usize = 4;
 
-    /// A column of `docs`, shredded.
+    /// A column of `docs` (shredded on first use).
     pub fn new(docs: Vec<Json>) -> Self {
-        let shreds = shred(&docs);
-        JsonColumn { docs, shreds }
+        JsonColumn {
+            docs,
+            shreds: std::sync::OnceLock::new(),
+        }
     }
 
     /// Number of documents.
@@ -171,14 +181,14 @@ impl JsonColumn {
 
     /// The shred of `path` (object keys from the root), if one was built.
     pub fn shred<S: AsRef<str>>(&self, path: &[S]) -> Option<&JsonShred> {
-        self.shreds.iter().find(|s| {
+        self.shreds().iter().find(|s| {
             s.path.len() == path.len() && s.path.iter().zip(path).all(|(a, b)| a == b.as_ref())
         })
     }
 
     /// Every shred built.
     pub fn shreds(&self) -> &[JsonShred] {
-        &self.shreds
+        self.shreds.get_or_init(|| shred(&self.docs))
     }
 }
 
