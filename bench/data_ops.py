@@ -132,11 +132,11 @@ def scalars(n, seed):
 def real_set():
     path = DATA_DIR / "wordnet_minilm_base.npy"
     if path.exists():
-        return np.load(path, mmap_mode="r"), "WordNet MiniLM 384-d (gen_real.py)"
+        return np.load(path, mmap_mode="r"), "WordNet MiniLM text embeddings (gen_real.py)"
     rng = np.random.default_rng(7)
     v = rng.standard_normal((REAL_COUNT, 384), dtype=np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
-    return v, "random unit 384-d (gen_real.py output missing)"
+    return v, "random unit vectors (gen_real.py output missing)"
 
 
 def rows_of(vec, ns, ss, start, end):
