@@ -72,7 +72,7 @@ pub struct EngineConfig {
     /// When data writes reach the disk (default: synced before acknowledging).
     pub wal_sync: SyncPolicy,
     /// A collection's WAL is folded into a segment file once it passes this many bytes (and
-    /// the collection's live data size).
+    /// the size of the collection's current segment file).
     pub checkpoint_bytes: u64,
 }
 

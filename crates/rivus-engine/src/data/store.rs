@@ -346,10 +346,13 @@ pub struct CollectionStore {
     state: RwLock<State>,
     visible: AtomicU64,
     poisoned: AtomicBool,
-    /// Checkpoint once the WAL passes this many bytes (and the live data's size).
+    /// Checkpoint once the WAL passes this many bytes (and the current segment's size).
     checkpoint_bytes: u64,
     /// A checkpoint is running (at most one at a time).
     checkpointing: AtomicBool,
+    /// Size of the current segment file: the WAL may grow to this much before the next
+    /// checkpoint rewrites it, so rewriting costs at most about as much as was written.
+    segment_bytes: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -389,8 +392,10 @@ impl CollectionStore {
         };
         let mut state = State::default();
         let mut max_seq = 0u64;
+        let mut segment_bytes = 0u64;
         if let Some(seg) = manifest.segment {
             let path = segment_path(dir, seg);
+            segment_bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if !path.exists() {
                 return Err(EngineError::Storage(StorageError::corrupt(
                     &path,
@@ -451,6 +456,7 @@ impl CollectionStore {
             poisoned: AtomicBool::new(false),
             checkpoint_bytes,
             checkpointing: AtomicBool::new(false),
+            segment_bytes: AtomicU64::new(segment_bytes),
         })
     }
 
@@ -581,14 +587,14 @@ impl CollectionStore {
     }
 
     /// Claims the right to run a checkpoint when the WAL has grown past the threshold (and
-    /// the live data's size, so rewriting stays proportional to what was written). The
+    /// the current segment's size, so rewriting stays proportional to what was written). The
     /// caller must then call [`checkpoint`](Self::checkpoint), which releases the claim.
     pub fn claim_checkpoint(&self) -> bool {
         let Ok(wal_bytes) = self.writer.lock().map(|w| w.wal.len_bytes()) else {
             return false;
         };
-        let live_bytes = self.live_rows().saturating_mul(64);
-        wal_bytes > self.checkpoint_bytes.max(live_bytes)
+        let segment_bytes = self.segment_bytes.load(Ordering::Relaxed);
+        wal_bytes > self.checkpoint_bytes.max(segment_bytes)
             && !self.checkpointing.swap(true, Ordering::AcqRel)
     }
 
@@ -647,8 +653,16 @@ impl CollectionStore {
         }
         let _ = sync_dir(&self.dir);
         let segment = match manifest.segment {
-            Some(seg) => open_segment(&segment_path(&self.dir, seg))?,
-            None => Vec::new(),
+            Some(seg) => {
+                let path = segment_path(&self.dir, seg);
+                let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                self.segment_bytes.store(size, Ordering::Relaxed);
+                open_segment(&path)?
+            }
+            None => {
+                self.segment_bytes.store(0, Ordering::Relaxed);
+                Vec::new()
+            }
         };
         // 3. Swap memory to the segment (mapped: heap copies go once readers let go), keeping
         // the chunks written since the switch and the deletes made meanwhile.
