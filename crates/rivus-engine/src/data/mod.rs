@@ -299,15 +299,15 @@ impl Engine {
             }
         }
         let store = self.store(&meta)?;
+        let first_id = std::cell::Cell::new(0u64);
         let ((keys, count), ts) = store.write(
             || {
                 if pk_field.auto_id {
                     // Reserve the ids first: they come from the same clock, so the write's
-                    // sequence number follows them.
-                    self.allocate_timestamp()
-                } else {
-                    self.allocate_timestamp()
+                    // sequence number (what recovery moves the clock past) follows them.
+                    first_id.set(self.allocate_ids(n as u64));
                 }
+                self.allocate_timestamp()
             },
             |_seq, current, locate| {
                 let mut columns = columns;
@@ -323,7 +323,7 @@ impl Engine {
                     validate_rows(schema, &mut columns, false)?;
                 }
                 if pk_field.auto_id {
-                    let first = self.allocate_ids(n as u64);
+                    let first = first_id.get();
                     let ids: Vec<i64> = (0..n as i64).map(|i| first as i64 + i).collect();
                     let data = if pk_field.data_type == DataType::VarChar {
                         ColumnData::VarChar(ids.iter().map(|i| i.to_string()).collect())

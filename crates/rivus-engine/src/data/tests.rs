@@ -470,3 +470,46 @@ fn concurrent_writers_and_background_checkpoints_lose_nothing() {
     let engine = Engine::open(config(dir.path(), 2048)).unwrap();
     assert_eq!(contents(&engine), want);
 }
+
+#[test]
+fn auto_ids_keep_increasing_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = schema();
+    s.fields[0].auto_id = true;
+    let mut last = 0i64;
+    for round in 0..3 {
+        let engine = Engine::open(config(dir.path(), u64::MAX)).unwrap();
+        if round == 0 {
+            engine
+                .create_collection("default", CreateCollection::new(s.clone()))
+                .unwrap();
+        }
+        let mut vec = VectorColumn::new(DataType::FloatVector, 2).unwrap();
+        vec.floats = vec![0.0; 2000];
+        let res = engine
+            .insert(
+                "default",
+                "c",
+                Rows {
+                    partition: None,
+                    columns: ColumnBatch::new(1000)
+                        .with("v", Column::new(ColumnData::Int64(vec![1; 1000])))
+                        .with("vec", Column::new(ColumnData::Vector(vec))),
+                },
+            )
+            .unwrap();
+        let crate::Keys::Int(ids) = res.keys else {
+            panic!("int keys")
+        };
+        assert!(
+            ids.windows(2).all(|w| w[1] == w[0] + 1),
+            "consecutive in a batch"
+        );
+        assert!(ids[0] > last, "round {round}: {} <= {last}", ids[0]);
+        last = *ids.last().unwrap();
+        assert!(
+            res.timestamp as i64 > last,
+            "the write's timestamp follows its ids"
+        );
+    }
+}
