@@ -11,6 +11,12 @@ cd "$(dirname "$0")/.."
 echo "== cargo test (workspace)"
 cargo test --workspace --quiet
 
+# The SIMD-dispatched kernels again with the narrower copies forced (same test binaries).
+for level in baseline avx2; do
+  echo "== kernels and filters with RIVUS_CPU=$level"
+  RIVUS_CPU=$level cargo test --quiet -p rivus-schema -p rivus-expr -p rivus-index
+done
+
 echo "== build the rivus binary"
 cargo build --quiet --bin rivus
 
