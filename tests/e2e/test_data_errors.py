@@ -19,28 +19,7 @@ from pymilvus import DataType, MilvusException
 from pymilvus.exceptions import DataNotMatchException, ParamError
 
 from milvus_errors import milvus_error, milvus_error_any
-
-
-def vec(i, dim=4):
-    return [float(i % 8) * 0.5, 1.0, -0.25 * (i % 4), 2.0][:dim] + [0.5] * max(0, dim - 4)
-
-
-def make(client, name, *fields, dim=4, dynamic=False, auto_id=False, load=True, **create_kw):
-    s = client.create_schema(auto_id=auto_id, enable_dynamic_field=dynamic)
-    s.add_field("id", DataType.INT64, is_primary=True, auto_id=auto_id)
-    for fname, ftype, kw in fields:
-        s.add_field(fname, ftype, **kw)
-    s.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
-    client.create_collection(name, schema=s, **create_kw)
-    ip = client.prepare_index_params()
-    ip.add_index("vec", index_type="AUTOINDEX", metric_type="L2")
-    client.create_index(name, ip, sync=False)
-    if load:
-        client.load_collection(name)
-
-
-def count(client, name, filter=""):
-    return client.query(name, filter=filter, output_fields=["count(*)"])[0]["count(*)"]
+from data_helpers import count, make, vec
 
 
 def either(text):

@@ -11,9 +11,7 @@ vectors, so those tests fail on it (collection creation is refused); Milvus has 
 import numpy as np
 from pymilvus import DataType
 
-
-def vec(i, dim=4):
-    return [float(i % 8) * 0.5, 1.0, -0.25 * (i % 4), 2.0][:dim] + [0.5] * max(0, dim - 4)
+from data_helpers import by_id, ids, vec
 
 
 def make(client, name, fields, vector=("vec", DataType.FLOAT_VECTOR, {"dim": 4}),
@@ -31,18 +29,6 @@ def make(client, name, fields, vector=("vec", DataType.FLOAT_VECTOR, {"dim": 4})
     ip.add_index(vname, index_type=index_type, metric_type=metric)
     client.create_index(name, ip, sync=False)
     client.load_collection(name)
-
-
-def by_id(rows):
-    out = {}
-    for r in rows:
-        assert r["id"] not in out
-        out[r["id"]] = dict(r)
-    return out
-
-
-def ids(rows):
-    return sorted(r["id"] for r in rows)
 
 
 # ============================================================================================

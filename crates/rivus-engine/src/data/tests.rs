@@ -12,7 +12,8 @@ use rivus_schema::{
 use rivus_schema::Properties;
 
 use crate::{
-    CreateCollection, CreateIndex, Engine, EngineConfig, EngineError, Query, Rows, Templates,
+    CreateCollection, CreateIndex, Engine, EngineConfig, EngineError, Query, QueryOutput, Rows,
+    Templates,
 };
 
 fn config(dir: &Path, checkpoint_bytes: u64) -> EngineConfig {
@@ -80,6 +81,14 @@ fn rows(pairs: &[(i64, i64)]) -> Rows {
     }
 }
 
+/// The values of one output column.
+fn data_of(out: &QueryOutput, name: &str) -> Option<ColumnData> {
+    out.columns
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, c)| c.data.clone())
+}
+
 /// Every row as (id, v), by id; also checks the vectors came back with their rows.
 fn contents(engine: &Engine) -> BTreeMap<i64, i64> {
     let out = engine
@@ -93,12 +102,7 @@ fn contents(engine: &Engine) -> BTreeMap<i64, i64> {
             },
         )
         .unwrap();
-    let col = |name: &str| {
-        out.columns
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, c)| c.data.clone())
-    };
+    let col = |name: &str| data_of(&out, name);
     let (Some(ColumnData::Int64(ids)), Some(ColumnData::Int64(vs)), Some(ColumnData::Vector(vecs))) =
         (col("id"), col("v"), col("vec"))
     else {
@@ -225,12 +229,7 @@ fn random_operations_match_a_model_across_reopens_and_checkpoints() {
                     },
                 )
                 .unwrap();
-            let col = |name: &str| {
-                got.columns
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, c)| c.data.clone())
-            };
+            let col = |name: &str| data_of(&got, name);
             let (Some(ColumnData::Int64(ids)), Some(ColumnData::Int64(vs))) = (col("id"), col("v"))
             else {
                 panic!("missing columns");
