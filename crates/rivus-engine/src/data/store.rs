@@ -42,6 +42,8 @@ const ALIVE: u64 = u64::MAX;
 #[derive(Debug)]
 pub struct Chunk {
     pub partition: i64,
+    /// The sealed segment holding these rows, or `None` for rows only in memory and the WAL.
+    pub segment: Option<u64>,
     pub batch: ChunkColumns,
     pub pks: Vec<Pk>,
     pub seqs: Vec<u64>,
@@ -53,6 +55,7 @@ impl Chunk {
         let deleted = (0..pks.len()).map(|_| AtomicU64::new(ALIVE)).collect();
         Chunk {
             partition,
+            segment: None,
             batch,
             pks,
             seqs,
@@ -88,6 +91,23 @@ impl Chunk {
         if let Some(d) = self.deleted.get(row) {
             d.fetch_min(seq, Ordering::Relaxed);
         }
+    }
+
+    /// The sequence number that deleted `row` (`ALIVE` if none).
+    fn deleted_at(&self, row: usize) -> u64 {
+        self.deleted
+            .get(row)
+            .map_or(ALIVE, |d| d.load(Ordering::Relaxed))
+    }
+
+    /// Rows deleted at or before `cut`: (row, delete sequence).
+    fn deletes_upto(&self, cut: u64) -> Vec<(u32, u64)> {
+        (0..self.len())
+            .filter_map(|row| {
+                let d = self.deleted_at(row);
+                (d <= cut).then_some((row as u32, d))
+            })
+            .collect()
     }
 }
 
@@ -300,34 +320,97 @@ impl State {
     }
 }
 
-/// What the manifest records: the segment holding every row up to the checkpoint, and the
-/// first WAL file to replay after it.
+/// One sealed segment as the manifest records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SegmentEntry {
+    /// `segment-<id>.seg`.
+    id: u64,
+    /// Rows in the file.
+    rows: u64,
+    /// Rows of the file deleted as of the checkpoint that wrote the delete file.
+    deleted: u64,
+    /// `segment-<id>.del-<generation>` holds those deletes (none when `deleted` is 0).
+    deletes: Option<u64>,
+}
+
+/// What the manifest records: the sealed segments (with their delete files), and the first
+/// WAL file to replay after them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Manifest {
     generation: u64,
-    segment: Option<u64>,
+    segments: Vec<SegmentEntry>,
     wal: u64,
 }
 
 const MANIFEST_MAGIC: [u8; 8] = *b"RVSMANIF";
+const MANIFEST_VERSION: u32 = 2;
+const DELETES_MAGIC: [u8; 8] = *b"RVSDELET";
 
 impl Manifest {
     fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.u64(self.generation);
-        w.u64(self.segment.map_or(u64::MAX, |s| s));
         w.u64(self.wal);
+        w.u64(self.segments.len() as u64);
+        for s in &self.segments {
+            w.u64(s.id);
+            w.u64(s.rows);
+            w.u64(s.deleted);
+            w.u64(s.deletes.unwrap_or(u64::MAX));
+        }
         w.buf
     }
 
     fn decode(bytes: &[u8]) -> std::result::Result<Manifest, DecodeError> {
         let mut r = Reader::new(bytes);
         let generation = r.u64("generation")?;
-        let segment = r.u64("segment")?;
         let wal = r.u64("wal")?;
+        let n = r.len(32, "segment count")?;
+        let mut segments = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = r.u64("segment id")?;
+            let rows = r.u64("segment rows")?;
+            let deleted = r.u64("deleted rows")?;
+            let deletes = r.u64("delete file")?;
+            segments.push(SegmentEntry {
+                id,
+                rows,
+                deleted,
+                deletes: (deletes != u64::MAX).then_some(deletes),
+            });
+        }
+        if !r.is_done() {
+            return Err(DecodeError {
+                what: "manifest end",
+                at: 0,
+            });
+        }
         Ok(Manifest {
             generation,
-            segment: (segment != u64::MAX).then_some(segment),
+            segments,
+            wal,
+        })
+    }
+
+    /// The version 1 layout (one segment, no delete files): u64 generation, u64 segment
+    /// (`u64::MAX` = none), u64 wal.
+    fn decode_v1(bytes: &[u8]) -> std::result::Result<Manifest, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let generation = r.u64("generation")?;
+        let segment = r.u64("segment")?;
+        let wal = r.u64("wal")?;
+        let segments = (segment != u64::MAX)
+            .then_some(SegmentEntry {
+                id: segment,
+                rows: 0,
+                deleted: 0,
+                deletes: None,
+            })
+            .into_iter()
+            .collect();
+        Ok(Manifest {
+            generation,
+            segments,
             wal,
         })
     }
@@ -341,24 +424,27 @@ pub type Locate<'a> = &'a dyn Fn(&[Pk]) -> Vec<(u32, u32)>;
 pub struct CollectionStore {
     dir: PathBuf,
     policy: SyncPolicy,
-    /// Serializes writes (sequence order = WAL order = apply order) and checkpoints.
+    /// Serializes writes (sequence order = WAL order = apply order).
     writer: Mutex<WriterState>,
     state: RwLock<State>,
     visible: AtomicU64,
     poisoned: AtomicBool,
-    /// Checkpoint once the WAL passes this many bytes (and the current segment's size).
+    /// Checkpoint once the WAL passes this many bytes.
     checkpoint_bytes: u64,
-    /// A checkpoint is running (at most one at a time).
+    /// A background checkpoint has been claimed (at most one queued at a time).
     checkpointing: AtomicBool,
-    /// Size of the current segment file: the WAL may grow to this much before the next
-    /// checkpoint rewrites it, so rewriting costs at most about as much as was written.
-    segment_bytes: AtomicU64,
+    /// Serializes checkpoints (background ones and those `flush` runs).
+    checkpoint_lock: Mutex<()>,
 }
 
 #[derive(Debug)]
 struct WriterState {
     wal: Arc<Wal>,
     manifest: Manifest,
+    /// The sequence number of the last record appended (to any WAL).
+    last_seq: u64,
+    /// Records were appended to the current WAL.
+    dirty: bool,
 }
 
 fn wal_path(dir: &Path, n: u64) -> PathBuf {
@@ -369,49 +455,182 @@ fn segment_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("segment-{n:08}.seg"))
 }
 
+fn deletes_file(dir: &Path, segment: u64, generation: u64) -> ChecksummedFile {
+    ChecksummedFile::new(
+        dir.join(format!("segment-{segment:08}.del-{generation:08}")),
+        DELETES_MAGIC,
+        1,
+    )
+}
+
 fn manifest_file(dir: &Path) -> ChecksummedFile {
-    ChecksummedFile::new(dir.join("MANIFEST"), MANIFEST_MAGIC, 1)
+    ChecksummedFile::new(dir.join("MANIFEST"), MANIFEST_MAGIC, MANIFEST_VERSION)
 }
 
 fn corrupt(path: &Path, e: DecodeError) -> EngineError {
     EngineError::Storage(StorageError::corrupt(path, e.to_string()))
 }
 
+/// Reads the MANIFEST (either layout); `None` when the collection never checkpointed.
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let mf = manifest_file(dir);
+    match mf.read() {
+        Ok(Some(bytes)) => Manifest::decode(&bytes)
+            .map(Some)
+            .map_err(|e| corrupt(mf.path(), e)),
+        Ok(None) => Ok(None),
+        Err(e) => {
+            // A data directory written before version 2.
+            let v1 = ChecksummedFile::new(mf.path(), MANIFEST_MAGIC, 1);
+            match v1.read() {
+                Ok(Some(bytes)) => Manifest::decode_v1(&bytes)
+                    .map(Some)
+                    .map_err(|e| corrupt(mf.path(), e)),
+                Ok(None) | Err(_) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// A delete file: u64 n, then n x (u32 chunk, u32 row, u64 delete sequence).
+fn encode_deletes(deletes: &[(u32, u32, u64)]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u64(deletes.len() as u64);
+    for (chunk, row, seq) in deletes {
+        w.u32(*chunk);
+        w.u32(*row);
+        w.u64(*seq);
+    }
+    w.buf
+}
+
+fn decode_deletes(bytes: &[u8]) -> std::result::Result<Vec<(u32, u32, u64)>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let n = r.len(16, "delete count")?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push((r.u32("chunk")?, r.u32("row")?, r.u64("delete sequence")?));
+    }
+    if !r.is_done() {
+        return Err(DecodeError {
+            what: "delete file end",
+            at: 0,
+        });
+    }
+    Ok(out)
+}
+
+/// Loads the sealed segment `entry`: its chunks, with its delete file applied.
+fn load_segment(dir: &Path, entry: &SegmentEntry) -> Result<Vec<Chunk>> {
+    let path = segment_path(dir, entry.id);
+    if !path.exists() {
+        return Err(EngineError::Storage(StorageError::corrupt(
+            &path,
+            "the manifest names this segment but it is missing",
+        )));
+    }
+    let mut chunks = open_segment(&path)?;
+    for c in &mut chunks {
+        c.segment = Some(entry.id);
+    }
+    if let Some(generation) = entry.deletes {
+        let file = deletes_file(dir, entry.id, generation);
+        let bytes = file.read()?.ok_or_else(|| {
+            EngineError::Storage(StorageError::corrupt(
+                file.path(),
+                "the manifest names this delete file but it is missing",
+            ))
+        })?;
+        for (chunk, row, seq) in decode_deletes(&bytes).map_err(|e| corrupt(file.path(), e))? {
+            let target = chunks
+                .get(chunk as usize)
+                .filter(|c| (row as usize) < c.len());
+            let Some(target) = target else {
+                return Err(EngineError::Storage(StorageError::corrupt(
+                    file.path(),
+                    format!("deletes row {row} of chunk {chunk}, which the segment lacks"),
+                )));
+            };
+            target.delete(row as usize, seq);
+        }
+    }
+    Ok(chunks)
+}
+
+/// Which files of `dir` the manifest still needs; everything else a store wrote is a
+/// leftover of an interrupted checkpoint or an old generation.
+fn remove_leftovers(dir: &Path, manifest: &Manifest) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let keep_segment = |id: u64| manifest.segments.iter().any(|s| s.id == id);
+    let keep_deletes = |id: u64, g: u64| {
+        manifest
+            .segments
+            .iter()
+            .any(|s| s.id == id && s.deletes == Some(g))
+    };
+    let mut removed = false;
+    for e in entries.filter_map(|e| e.ok()) {
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        let parse = |t: &str| t.parse::<u64>().ok();
+        let garbage = if name.ends_with(".tmp") {
+            true
+        } else if let Some(rest) = name.strip_prefix("segment-") {
+            match rest.split_once(".del-") {
+                Some((id, g)) => match (parse(id), parse(g)) {
+                    (Some(id), Some(g)) => !keep_deletes(id, g),
+                    _ => false,
+                },
+                None => rest
+                    .strip_suffix(".seg")
+                    .and_then(parse)
+                    .is_some_and(|id| !keep_segment(id)),
+            }
+        } else if let Some(rest) = name.strip_prefix("wal-") {
+            rest.strip_suffix(".log")
+                .and_then(parse)
+                .is_some_and(|n| n < manifest.wal)
+        } else {
+            false
+        };
+        if garbage && fs::remove_file(e.path()).is_ok() {
+            removed = true;
+        }
+    }
+    if removed {
+        let _ = sync_dir(dir);
+    }
+}
+
 impl CollectionStore {
-    /// Opens (or creates) the store in `dir`: loads the checkpoint segment, replays the WAL.
+    /// Opens (or creates) the store in `dir`: loads the sealed segments and their deletes,
+    /// replays the WAL.
     pub fn open(dir: &Path, policy: SyncPolicy, checkpoint_bytes: u64) -> Result<CollectionStore> {
         fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
-        let mf = manifest_file(dir);
-        let manifest = match mf.read()? {
-            Some(bytes) => Manifest::decode(&bytes).map_err(|e| corrupt(mf.path(), e))?,
-            None => Manifest {
-                generation: 0,
-                segment: None,
-                wal: 0,
-            },
-        };
+        let manifest = read_manifest(dir)?.unwrap_or_default();
+        remove_leftovers(dir, &manifest);
         let mut state = State::default();
         let mut max_seq = 0u64;
-        let mut segment_bytes = 0u64;
-        if let Some(seg) = manifest.segment {
-            let path = segment_path(dir, seg);
-            segment_bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            if !path.exists() {
-                return Err(EngineError::Storage(StorageError::corrupt(
-                    &path,
-                    "the manifest names this segment but it is missing",
-                )));
-            }
-            for chunk in open_segment(&path)? {
+        for entry in &manifest.segments {
+            for chunk in load_segment(dir, entry)? {
                 max_seq = max_seq.max(chunk.seqs.iter().copied().max().unwrap_or(0));
                 let chunk_no = state.chunks.len() as u32;
                 for (row, pk) in chunk.pks.iter().enumerate() {
-                    state.index.insert(pk.clone(), (chunk_no, row as u32));
+                    let d = chunk.deleted_at(row);
+                    if d == ALIVE {
+                        state.index.insert(pk.clone(), (chunk_no, row as u32));
+                        state.live += 1;
+                    } else {
+                        max_seq = max_seq.max(d);
+                    }
                 }
-                state.live += chunk.len() as u64;
                 Arc::make_mut(&mut state.chunks).push(Arc::new(chunk));
             }
         }
+        state.frozen = state.chunks.len();
         // Replay every WAL file from the manifest's on, in order; the last one stays open.
         let mut numbers: Vec<u64> = fs::read_dir(dir)
             .map_err(|e| StorageError::io(dir, e))?
@@ -430,9 +649,11 @@ impl CollectionStore {
             numbers.push(manifest.wal);
         }
         let mut wal = None;
+        let mut dirty = false;
         for n in &numbers {
             let path = wal_path(dir, *n);
             let (log, records) = Wal::open(&path, policy)?;
+            dirty |= !records.is_empty();
             for record in records {
                 let m = Mutation::decode(&record).map_err(|e| corrupt(&path, e))?;
                 max_seq = max_seq.max(m.seq);
@@ -450,13 +671,15 @@ impl CollectionStore {
             writer: Mutex::new(WriterState {
                 wal: Arc::new(wal),
                 manifest,
+                last_seq: max_seq,
+                dirty,
             }),
             state: RwLock::new(state),
             visible: AtomicU64::new(max_seq),
             poisoned: AtomicBool::new(false),
             checkpoint_bytes,
             checkpointing: AtomicBool::new(false),
-            segment_bytes: AtomicU64::new(segment_bytes),
+            checkpoint_lock: Mutex::new(()),
         })
     }
 
@@ -534,7 +757,7 @@ impl CollectionStore {
                     .into(),
             ));
         }
-        let guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
+        let mut guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
         let seq = next_seq();
         // Everything applied so far (synced or not) is what this write builds on.
         let current = Snapshot {
@@ -559,22 +782,23 @@ impl CollectionStore {
                 return Err(e.into());
             }
         };
+        guard.last_seq = guard.last_seq.max(mutation.seq);
+        guard.dirty = true;
         self.state
             .write()
             .map_err(|_| EngineError::Poisoned)?
             .apply(mutation);
-        let wal_bytes = wal.len_bytes();
         drop(guard);
         if let Err(e) = wal.sync_to(pos) {
             self.poisoned.store(true, Ordering::Release);
             return Err(e.into());
         }
         self.visible.fetch_max(seq, Ordering::AcqRel);
-        let _ = wal_bytes;
         Ok((out, seq))
     }
 
-    /// Makes everything written durable (whatever the sync policy).
+    /// Makes everything written durable (whatever the sync policy), then seals what the WAL
+    /// holds into a segment, as Milvus's flush seals growing segments.
     pub fn flush(&self) -> Result<()> {
         let wal = self
             .writer
@@ -583,28 +807,27 @@ impl CollectionStore {
             .wal
             .clone();
         wal.sync_all()?;
-        Ok(())
+        self.checkpoint()
     }
 
-    /// Claims the right to run a checkpoint when the WAL has grown past the threshold (and
-    /// the current segment's size, so rewriting stays proportional to what was written). The
-    /// caller must then call [`checkpoint`](Self::checkpoint), which releases the claim.
+    /// Claims the right to run a background checkpoint when the WAL has grown past the
+    /// threshold. The caller must then call [`checkpoint`](Self::checkpoint), which releases
+    /// the claim.
     pub fn claim_checkpoint(&self) -> bool {
         let Ok(wal_bytes) = self.writer.lock().map(|w| w.wal.len_bytes()) else {
             return false;
         };
-        let segment_bytes = self.segment_bytes.load(Ordering::Relaxed);
-        wal_bytes > self.checkpoint_bytes.max(segment_bytes)
-            && !self.checkpointing.swap(true, Ordering::AcqRel)
+        wal_bytes > self.checkpoint_bytes && !self.checkpointing.swap(true, Ordering::AcqRel)
     }
 
-    /// Writes every live row to a new segment, points the MANIFEST at it and a new WAL, and
-    /// removes the old WAL and segment. Writers wait only while the WAL is switched and while
-    /// memory is swapped to the new segment, not while the segment is written; readers never
-    /// wait.
+    /// Seals the rows written since the last checkpoint into a new segment (merging small
+    /// segments into it, and rewriting segments that are mostly deleted), records the deletes
+    /// of the other segments in delete files, points the MANIFEST at all of it and a new WAL,
+    /// and removes the files no longer named. Writers wait only while the WAL is switched and
+    /// while memory is swapped to the new segment; readers never wait.
     pub fn checkpoint(&self) -> Result<()> {
-        self.checkpointing.store(true, Ordering::Release);
-        let result = self.checkpoint_inner();
+        let lock = self.checkpoint_lock.lock().map_err(|_| EngineError::Poisoned);
+        let result = lock.and_then(|_held| self.checkpoint_inner());
         self.checkpointing.store(false, Ordering::Release);
         if result.is_err() {
             // A half-done checkpoint leaves consistent files (see docs/format.md) but this
@@ -615,81 +838,126 @@ impl CollectionStore {
     }
 
     fn checkpoint_inner(&self) -> Result<()> {
-        // 1. Switch to a new WAL; the rows so far (`cut` chunks) go into the segment.
-        let (old, old_wal, chunks, wal_no) = {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(EngineError::Internal(
+                "an earlier write to this collection failed; restart rivus after fixing the disk"
+                    .into(),
+            ));
+        }
+        // 1. Switch to a new WAL. Everything before the switch (sequence <= `cut`, in the
+        // first `frozen` chunks) is what this checkpoint makes part of the segments.
+        let (old, old_wal, chunks, wal_no, cut) = {
             let mut guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
-            let old = guard.manifest;
+            let old = guard.manifest.clone();
+            let has_new_rows = self
+                .state
+                .read()
+                .map_err(|_| EngineError::Poisoned)?
+                .chunks
+                .iter()
+                .any(|c| c.segment.is_none());
+            if !guard.dirty && !has_new_rows {
+                return Ok(());
+            }
             let wal_no = old.wal + 1;
             let (new_wal, _) = Wal::open(&wal_path(&self.dir, wal_no), self.policy)?;
             let old_wal = std::mem::replace(&mut guard.wal, Arc::new(new_wal));
+            guard.dirty = false;
             let chunks = {
                 let mut state = self.state.write().map_err(|_| EngineError::Poisoned)?;
-                // The chunks going into the segment must not change from here on.
+                // The chunks before the switch must not change from here on.
                 state.frozen = state.chunks.len();
                 state.chunks.clone()
             };
-            (old, old_wal, chunks, wal_no)
+            (old, old_wal, chunks, wal_no, guard.last_seq)
         };
-        // 2. Everything before the switch goes into the segment, so it must be durable first.
+        // 2. Everything before the switch goes into files, so it must be durable first.
         old_wal.sync_all()?;
-        let cut = chunks.len();
-        let (merged, origins) = merge_live(&chunks);
-        let segment_no = old.generation + 1;
+        let plan = plan_checkpoint(&old, &chunks, cut);
+        let generation = old.generation + 1;
+        let merging: Vec<Arc<Chunk>> = chunks
+            .iter()
+            .filter(|c| c.segment.is_none_or(|id| plan.merge.contains(&id)))
+            .cloned()
+            .collect();
+        let (merged, origins) = merge_live(&merging, cut);
+        let mut segments: Vec<SegmentEntry> = Vec::new();
+        for entry in &old.segments {
+            if plan.merge.contains(&entry.id) {
+                continue;
+            }
+            let deletes: Vec<(u32, u32, u64)> = chunks
+                .iter()
+                .filter(|c| c.segment == Some(entry.id))
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    c.deletes_upto(cut)
+                        .into_iter()
+                        .map(move |(row, seq)| (i as u32, row, seq))
+                })
+                .collect();
+            let mut entry = *entry;
+            if deletes.len() as u64 != entry.deleted {
+                deletes_file(&self.dir, entry.id, generation).write(&encode_deletes(&deletes))?;
+                entry.deleted = deletes.len() as u64;
+                entry.deletes = Some(generation);
+            }
+            segments.push(entry);
+        }
         if !merged.is_empty() {
-            write_segment(&segment_path(&self.dir, segment_no), &merged)?;
+            write_segment(&segment_path(&self.dir, generation), &merged)?;
+            segments.push(SegmentEntry {
+                id: generation,
+                rows: merged.iter().map(|c| c.len() as u64).sum(),
+                deleted: 0,
+                deletes: None,
+            });
         }
         let manifest = Manifest {
-            generation: segment_no,
-            segment: (!merged.is_empty()).then_some(segment_no),
+            generation,
+            segments,
             wal: wal_no,
         };
         manifest_file(&self.dir).write(&manifest.encode())?;
-        // The MANIFEST is durable: the old files are garbage now.
-        for n in old.wal..wal_no {
-            let _ = fs::remove_file(wal_path(&self.dir, n));
-        }
-        if let Some(seg) = old.segment {
-            let _ = fs::remove_file(segment_path(&self.dir, seg));
-        }
-        let _ = sync_dir(&self.dir);
-        let segment = match manifest.segment {
-            Some(seg) => {
-                let path = segment_path(&self.dir, seg);
-                let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                self.segment_bytes.store(size, Ordering::Relaxed);
-                open_segment(&path)?
+        // The MANIFEST is durable: files it no longer names are garbage now.
+        remove_leftovers(&self.dir, &manifest);
+        let sealed = if merged.is_empty() {
+            Vec::new()
+        } else {
+            let mut sealed = open_segment(&segment_path(&self.dir, generation))?;
+            for c in &mut sealed {
+                c.segment = Some(generation);
             }
-            None => {
-                self.segment_bytes.store(0, Ordering::Relaxed);
-                Vec::new()
-            }
+            sealed
         };
-        // 3. Swap memory to the segment (mapped: heap copies go once readers let go), keeping
-        // the chunks written since the switch and the deletes made meanwhile.
+        // 3. Swap memory: kept segments (the same chunks, deletes and all), the new segment
+        // (mapped; heap copies go once readers let go) with the deletes made to its rows since
+        // the cut carried over, then the chunks written since the switch.
         let mut guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
         let mut state = self.state.write().map_err(|_| EngineError::Poisoned)?;
-        for (new_chunk, from) in segment.iter().zip(&origins) {
+        for (new_chunk, from) in sealed.iter().zip(&origins) {
             for (row, (c, r)) in from.iter().enumerate() {
-                let seq = chunks
-                    .get(*c)
-                    .and_then(|ch| ch.deleted.get(*r))
-                    .map_or(ALIVE, |d| d.load(Ordering::Relaxed));
+                let seq = merging.get(*c).map_or(ALIVE, |ch| ch.deleted_at(*r));
                 if seq != ALIVE {
                     new_chunk.delete(row, seq);
                 }
             }
         }
-        let segment_chunks = segment.len();
-        let mut all: Vec<Arc<Chunk>> = segment.into_iter().map(Arc::new).collect();
-        all.extend(state.chunks.iter().skip(cut).cloned());
+        let frozen = state.frozen;
+        let mut all: Vec<Arc<Chunk>> = state
+            .chunks
+            .iter()
+            .take(frozen)
+            .filter(|c| c.segment.is_some_and(|id| !plan.merge.contains(&id)))
+            .cloned()
+            .collect();
+        all.extend(sealed.into_iter().map(Arc::new));
+        let sealed_chunks = all.len();
+        all.extend(state.chunks.iter().skip(frozen).cloned());
         let mut fresh = State::default();
         for (chunk_no, chunk) in all.iter().enumerate() {
             for (row, pk) in chunk.pks.iter().enumerate() {
-                let alive = chunk
-                    .deleted
-                    .get(row)
-                    .is_some_and(|d| d.load(Ordering::Relaxed) == ALIVE);
-                if alive {
+                if chunk.deleted_at(row) == ALIVE {
                     fresh
                         .index
                         .insert(pk.clone(), (chunk_no as u32, row as u32));
@@ -698,12 +966,12 @@ impl CollectionStore {
             }
         }
         fresh.chunks = Arc::new(all);
-        fresh.frozen = segment_chunks;
+        fresh.frozen = sealed_chunks;
         *state = fresh;
         guard.manifest = manifest;
         drop(state);
         drop(guard);
-        tracing::debug!(dir = %self.dir.display(), segment = segment_no, "checkpoint written");
+        tracing::debug!(dir = %self.dir.display(), generation, merged = ?plan.merge, "checkpoint written");
         Ok(())
     }
 
@@ -719,21 +987,54 @@ impl CollectionStore {
     }
 }
 
-/// Live rows (not deleted at all) of `chunks`, one merged chunk per partition.
-/// Where each row of a merged chunk came from: (chunk, row) in the input.
+/// What a checkpoint rewrites besides the new rows.
+struct CheckpointPlan {
+    /// Segments merged into the new one (their live rows rewritten, deleted rows dropped).
+    merge: Vec<u64>,
+}
+
+/// A segment is rewritten once this share of its rows is deleted.
+const REWRITE_DELETED_SHARE: f64 = 0.3;
+
+/// Chooses the segments to merge: walking from the newest, each segment no bigger than the
+/// rows gathered so far joins (so sizes grow geometrically and a row is rewritten about
+/// log2(total / new) times), and any segment mostly deleted is rewritten to drop them.
+fn plan_checkpoint(manifest: &Manifest, chunks: &[Arc<Chunk>], cut: u64) -> CheckpointPlan {
+    let live_of = |rows: &mut dyn Iterator<Item = &Arc<Chunk>>| -> (u64, u64) {
+        rows.fold((0, 0), |(live, total), c| {
+            let alive = (0..c.len()).filter(|&r| c.deleted_at(r) > cut).count() as u64;
+            (live + alive, total + c.len() as u64)
+        })
+    };
+    let (mut gathered, _) = live_of(&mut chunks.iter().filter(|c| c.segment.is_none()));
+    let mut merge = Vec::new();
+    let mut growing = gathered > 0;
+    for entry in manifest.segments.iter().rev() {
+        let (live, total) = live_of(&mut chunks.iter().filter(|c| c.segment == Some(entry.id)));
+        let mostly_deleted = total > 0 && (total - live) as f64 >= total as f64 * REWRITE_DELETED_SHARE;
+        if growing && live <= gathered {
+            gathered += live;
+            merge.push(entry.id);
+        } else {
+            growing = false;
+            if mostly_deleted || live == 0 {
+                merge.push(entry.id);
+            }
+        }
+    }
+    CheckpointPlan { merge }
+}
+
+/// Rows of `chunks` alive after `cut` (deleted later or not at all), one merged chunk per
+/// partition. Where each row of a merged chunk came from: (chunk, row) in the input.
 type Origins = Vec<Vec<(usize, usize)>>;
 
-fn merge_live(chunks: &[Arc<Chunk>]) -> (Vec<Chunk>, Origins) {
+fn merge_live(chunks: &[Arc<Chunk>], cut: u64) -> (Vec<Chunk>, Origins) {
     type Parts<'a> = Vec<(usize, &'a Arc<Chunk>, Vec<usize>)>;
     let mut by_partition: Vec<(i64, Parts<'_>)> = Vec::new();
     for (chunk_no, chunk) in chunks.iter().enumerate() {
         let rows: Vec<usize> = (0..chunk.len())
-            .filter(|&i| {
-                chunk
-                    .deleted
-                    .get(i)
-                    .is_some_and(|d| d.load(Ordering::Relaxed) == ALIVE)
-            })
+            .filter(|&i| chunk.deleted_at(i) > cut)
             .collect();
         if rows.is_empty() {
             continue;

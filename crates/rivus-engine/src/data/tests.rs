@@ -310,7 +310,7 @@ fn checkpoints_survive_restart_and_drop_removes_the_rows() {
         .flat_map(|c| fs::read_dir(c.path()).unwrap().flatten())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
         .count();
-    assert_eq!(segments, 1, "one live segment after checkpoints");
+    assert!(segments >= 1, "checkpoints wrote segments");
     engine.release_collection("default", "c").unwrap();
     engine.drop_collection("default", "c").unwrap();
     assert_eq!(
@@ -465,7 +465,7 @@ fn concurrent_writers_and_background_checkpoints_lose_nothing() {
         .flat_map(|c| fs::read_dir(c.path()).unwrap().flatten())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
         .count();
-    assert_eq!(segments, 1, "checkpoints ran");
+    assert!(segments >= 1, "checkpoints ran");
     let engine = Engine::open(config(dir.path(), 2048)).unwrap();
     assert_eq!(contents(&engine), want);
 }
@@ -511,4 +511,67 @@ fn auto_ids_keep_increasing_across_restarts() {
             "the write's timestamp follows its ids"
         );
     }
+}
+
+fn store_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    fs::read_dir(dir.join("collections"))
+        .unwrap()
+        .flatten()
+        .flat_map(|c| fs::read_dir(c.path()).unwrap().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains(suffix))
+        .collect()
+}
+
+/// Each flush seals only the new rows; segments merge by size (so their count stays about
+/// log2 of the flushes), deletes of sealed rows go to delete files that survive restarts, and
+/// a mostly deleted segment is rewritten without its deleted rows.
+#[test]
+fn flushes_seal_segments_that_merge_by_size_and_keep_their_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = setup(dir.path(), u64::MAX);
+    let mut want = BTreeMap::new();
+    for batch in 0..64i64 {
+        let batch_rows: Vec<(i64, i64)> = (0..10).map(|i| (batch * 10 + i, batch)).collect();
+        want.extend(batch_rows.iter().copied());
+        engine.insert("default", "c", rows(&batch_rows)).unwrap();
+        engine.flush("default", "c").unwrap();
+        let segments = store_files(dir.path(), ".seg").len();
+        assert!(segments <= 8, "{segments} segments after {} flushes", batch + 1);
+    }
+    assert_eq!(contents(&engine), want);
+    // A few deletes of sealed rows: kept in a delete file, not by rewriting the segment.
+    let segments_before = store_files(dir.path(), ".seg");
+    engine
+        .delete("default", "c", None, "id in [0, 11, 222]", &Templates::new())
+        .unwrap();
+    for k in [0, 11, 222] {
+        want.remove(&k);
+    }
+    engine.flush("default", "c").unwrap();
+    assert_eq!(store_files(dir.path(), ".seg"), segments_before);
+    assert!(!store_files(dir.path(), ".del-").is_empty(), "a delete file");
+    drop(engine);
+    let engine = Engine::open(config(dir.path(), u64::MAX)).unwrap();
+    assert_eq!(contents(&engine), want);
+    assert_eq!(engine.row_count("default", "c").unwrap(), want.len() as u64);
+    // Delete most rows: segments that are mostly deleted are rewritten without them.
+    engine
+        .delete("default", "c", None, "id % 10 < 6", &Templates::new())
+        .unwrap();
+    want.retain(|k, _| k % 10 >= 6);
+    engine.flush("default", "c").unwrap();
+    assert_eq!(contents(&engine), want);
+    drop(engine);
+    let engine = Engine::open(config(dir.path(), u64::MAX)).unwrap();
+    assert_eq!(contents(&engine), want);
+    assert_eq!(engine.row_count("default", "c").unwrap(), want.len() as u64);
+    assert!(
+        store_files(dir.path(), ".del-").is_empty(),
+        "every segment was rewritten, so no delete file is left"
+    );
+    // Idle flushes write nothing.
+    let files = store_files(dir.path(), "");
+    engine.flush("default", "c").unwrap();
+    assert_eq!(store_files(dir.path(), ""), files);
 }
