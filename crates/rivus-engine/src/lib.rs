@@ -50,7 +50,10 @@ pub use catalog::{
     DEFAULT_PARTITION,
 };
 pub use collection::{CollectionDescription, CreateCollection};
-pub use data::{Keys, Query, QueryOutput, Rows, WriteResult};
+pub use data::{
+    GroupBy, Keys, Metric, Query, QueryOutput, Rows, Search, SearchOutput, SearchVectors,
+    WriteResult,
+};
 pub use database::DatabaseInfo;
 pub use error::{EngineError, Result};
 pub use index::CreateIndex;

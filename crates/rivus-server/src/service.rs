@@ -22,6 +22,7 @@ use tonic::{Request, Response};
 use crate::session::{blocking, database_name};
 use crate::status;
 use crate::translate::data;
+use crate::translate::search;
 use crate::translate::schema::{schema_from, schema_to};
 use crate::translate::{properties_from, properties_to};
 
@@ -1263,6 +1264,39 @@ impl MilvusService for RivusService {
                 }
             },
             |s| QueryResults {
+                status: Some(s),
+                ..Default::default()
+            },
+        )
+    }
+
+    async fn search(&self, request: Request<SearchRequest>) -> RpcResult<SearchResults> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let collection_name = r.collection_name.clone();
+        let result = self
+            .run("Search", &db.clone(), move |e| {
+                let s = search::search_from(&r)?;
+                let schema = e.collection_schema(&db, &r.collection_name)?;
+                let out = e.search(&db, &r.collection_name, &s)?;
+                Ok(search::results_to(
+                    &schema,
+                    &out,
+                    s.vectors.len(),
+                    s.limit,
+                    &r.output_fields,
+                ))
+            })
+            .await;
+        reply(
+            result,
+            |data| SearchResults {
+                status: Some(status::ok()),
+                results: Some(data),
+                collection_name: collection_name.clone(),
+                ..Default::default()
+            },
+            |s| SearchResults {
                 status: Some(s),
                 ..Default::default()
             },

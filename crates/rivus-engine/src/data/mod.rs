@@ -4,6 +4,7 @@
 // Placeholder values per type: every other type shares one answer.
 #![allow(clippy::wildcard_enum_match_arm)]
 
+mod search;
 pub mod store;
 mod validate;
 
@@ -20,6 +21,7 @@ use crate::database::database;
 use crate::{Engine, EngineError, Result};
 use store::{pks_of, CollectionStore, Mutation, Pk, Snapshot};
 
+pub use search::{GroupBy, Metric, Search, SearchOutput, SearchVectors, MAX_TOPK};
 pub use validate::validate_rows;
 
 /// Milvus `quotaAndLimits.limits.maxQueryResultWindow`.
@@ -536,38 +538,7 @@ impl Engine {
                 collection: meta.id,
             });
         }
-        let has_key = schema.fields.iter().any(|f| f.is_partition_key);
-        let partitions = if q.partitions.is_empty() {
-            // Only loaded partitions answer.
-            meta.partitions.iter().any(|p| p.released).then(|| {
-                meta.partitions
-                    .iter()
-                    .filter(|p| !p.released)
-                    .map(|p| p.id)
-                    .collect()
-            })
-        } else {
-            if has_key {
-                return Err(EngineError::invalid(
-                    "not support manually specifying the partition names if partition key mode is used",
-                ));
-            }
-            let mut ids = Vec::new();
-            for name in &q.partitions {
-                let p = meta
-                    .partition(name)
-                    .ok_or_else(|| EngineError::PartitionNotFound {
-                        partition: name.clone(),
-                    })?;
-                if p.released {
-                    return Err(EngineError::PartitionNotLoaded {
-                        partition: name.clone(),
-                    });
-                }
-                ids.push(p.id);
-            }
-            Some(ids)
-        };
+        let partitions = searched_partitions(&meta, &q.partitions)?;
         let store = self.store(&meta)?;
         let pk_name = schema
             .fields
@@ -645,6 +616,40 @@ impl Engine {
         let snap = self.store(&meta)?.snapshot();
         Ok(scan(&snap, None, Some(&[id])).len() as u64)
     }
+}
+
+/// The partition ids a read covers: `None` for all of them (when all are loaded); the loaded
+/// ones, or those named (each must exist and be loaded).
+fn searched_partitions(meta: &CollectionMeta, names: &[String]) -> Result<Option<Vec<i64>>> {
+    if names.is_empty() {
+        return Ok(meta.partitions.iter().any(|p| p.released).then(|| {
+            meta.partitions
+                .iter()
+                .filter(|p| !p.released)
+                .map(|p| p.id)
+                .collect()
+        }));
+    }
+    if meta.schema.fields.iter().any(|f| f.is_partition_key) {
+        return Err(EngineError::invalid(
+            "not support manually specifying the partition names if partition key mode is used",
+        ));
+    }
+    let mut ids = Vec::new();
+    for name in names {
+        let p = meta
+            .partition(name)
+            .ok_or_else(|| EngineError::PartitionNotFound {
+                partition: name.clone(),
+            })?;
+        if p.released {
+            return Err(EngineError::PartitionNotLoaded {
+                partition: name.clone(),
+            });
+        }
+        ids.push(p.id);
+    }
+    Ok(Some(ids))
 }
 
 /// Fills the fields a partial upsert left out: from each key's stored row, else null/default.

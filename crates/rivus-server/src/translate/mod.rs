@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod schema;
+pub mod search;
 
 use milvus::proto::common::KeyValuePair;
 use rivus_schema::Properties;

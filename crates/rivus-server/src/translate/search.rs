@@ -1,0 +1,339 @@
+//! Search requests and results: Milvus's `search_params` key/value pairs and placeholder
+//! group to [`rivus_engine::Search`], and the engine's hits to `SearchResultData`.
+
+// Placeholder types are matched explicitly; every other one is refused by name.
+#![allow(clippy::wildcard_enum_match_arm)]
+
+use milvus::proto::common::{KeyValuePair, PlaceholderGroup, PlaceholderType};
+use milvus::proto::milvus::search_request::SearchInput;
+use milvus::proto::milvus::SearchRequest;
+use milvus::proto::schema as pb;
+use prost::Message;
+use rivus_engine::{EngineError, GroupBy, Keys, Search, SearchOutput, SearchVectors};
+use rivus_schema::CollectionSchema;
+
+use super::data;
+
+fn invalid(detail: impl Into<String>) -> EngineError {
+    EngineError::invalid(detail.into())
+}
+
+fn parse_int(key: &str, value: &str) -> Result<i64, EngineError> {
+    value
+        .trim()
+        .trim_matches('"')
+        .parse::<i64>()
+        .map_err(|_| invalid(format!("{key} [{value}] is invalid")))
+}
+
+fn parse_bool(value: &str) -> bool {
+    value.trim().trim_matches('"').eq_ignore_ascii_case("true")
+}
+
+/// The `search_params` pairs as a search (without vectors yet).
+fn apply_params(s: &mut Search, params: &[KeyValuePair]) -> Result<(), EngineError> {
+    let mut group_size: Option<i64> = None;
+    let mut strict = false;
+    let mut group_field: Option<String> = None;
+    for kv in params {
+        let value = kv.value.as_str();
+        match kv.key.as_str() {
+            "anns_field" => s.anns_field = value.trim().to_string(),
+            "topk" | "limit" => {
+                let v = parse_int("topk", value)?;
+                if v <= 0 {
+                    return Err(invalid(format!(
+                        "topk [{v}] is invalid, it should be in range [1, {}], but got {v}",
+                        rivus_engine::data::MAX_TOPK
+                    )));
+                }
+                s.limit = v as usize;
+            }
+            "offset" => {
+                let v = parse_int("offset", value)?;
+                if v < 0 {
+                    return Err(invalid(format!(
+                        "offset [{v}] is invalid, it should be in range [1, {}], but got {v}",
+                        rivus_engine::data::MAX_TOPK
+                    )));
+                }
+                s.offset = v as usize;
+            }
+            "round_decimal" => s.round_decimal = parse_int("round_decimal", value)?,
+            "metric_type" => {
+                let m = value.trim().trim_matches('"');
+                if !m.is_empty() {
+                    s.metric = Some(m.to_string());
+                }
+            }
+            "group_by_field" => {
+                let f = value.trim().trim_matches('"');
+                if !f.is_empty() {
+                    group_field = Some(f.to_string());
+                }
+            }
+            "group_size" => group_size = Some(parse_int("group_size", value)?),
+            "strict_group_size" => strict = parse_bool(value),
+            "params" => apply_json_params(s, value)?,
+            "iterator" | "search_iter_v2" | "search_iter_batch_size" | "search_iter_last_bound"
+            | "search_iter_id" => {
+                return Err(EngineError::refused(
+                    "search_iterator is not supported by rivus yet",
+                ));
+            }
+            // Consistency and growing-segment hints: every search sees every acknowledged
+            // write, which satisfies all of them.
+            "ignore_growing" | "collection_id" | "cluster_id" | "hints" => {}
+            other => {
+                // Other Milvus options change results; refuse them rather than ignore them.
+                if !value.trim().is_empty() {
+                    return Err(EngineError::refused(format!(
+                        "search parameter {other} is not supported by rivus yet"
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(field) = group_field {
+        let size = group_size.unwrap_or(1);
+        if size <= 0 {
+            return Err(invalid(format!(
+                "group_size [{size}] is invalid, it should be positive"
+            )));
+        }
+        s.group_by = Some(GroupBy {
+            field,
+            size: size as usize,
+            strict,
+        });
+    }
+    Ok(())
+}
+
+/// The JSON `params` object: `ef`, `radius`, `range_filter`, plus everything pymilvus copies
+/// into it (checked against the top-level pairs it duplicates).
+fn apply_json_params(s: &mut Search, json: &str) -> Result<(), EngineError> {
+    if json.trim().is_empty() {
+        return Ok(());
+    }
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| invalid(format!("search params are not valid JSON: {e}")))?;
+    let Some(obj) = value.as_object() else {
+        return Err(invalid("search params must be a JSON object"));
+    };
+    let number = |key: &str, v: &serde_json::Value| -> Result<f64, EngineError> {
+        match v {
+            serde_json::Value::Number(n) => n.as_f64().ok_or_else(|| invalid(format!("{key} is invalid"))),
+            serde_json::Value::String(t) => t
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| invalid(format!("{key} [{t}] is invalid"))),
+            _ => Err(invalid(format!("{key} [{v}] is invalid"))),
+        }
+    };
+    for (key, v) in obj {
+        match key.as_str() {
+            "ef" => {
+                let ef = number("ef", v)?;
+                if !(1.0..=32768.0).contains(&ef) || ef.fract() != 0.0 {
+                    return Err(invalid(format!(
+                        "param 'ef' ({ef}) should be in range [1, 32768]"
+                    )));
+                }
+                s.ef = Some(ef as usize);
+            }
+            "radius" => s.radius = Some(number("radius", v)?),
+            "range_filter" => s.range_filter = Some(number("range_filter", v)?),
+            "metric_type" => {
+                if let Some(m) = v.as_str().filter(|m| !m.is_empty()) {
+                    s.metric = Some(m.to_string());
+                }
+            }
+            // Search-time knobs of index types rivus serves exactly (FLAT) or of Milvus's
+            // other index types: they cannot change an exact answer.
+            "nprobe" | "max_empty_result_buckets" | "drop_ratio_search" | "search_list"
+            | "itopk_size" | "level" | "offset" | "limit" | "round_decimal" | "ignore_growing"
+            | "group_by_field" | "group_size" | "strict_group_size" | "anns_field" | "topk"
+            | "hints" | "page_retain_order" => {}
+            other => {
+                return Err(EngineError::refused(format!(
+                    "search parameter {other} is not supported by rivus yet"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn f16_bits_to_f32(bytes: &[u8], bf16: bool) -> Vec<f32> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| {
+            let bits = u16::from_le_bytes([b[0], b[1]]);
+            if bf16 {
+                f32::from_bits(u32::from(bits) << 16)
+            } else {
+                half_to_f32(bits)
+            }
+        })
+        .collect()
+}
+
+fn half_to_f32(bits: u16) -> f32 {
+    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((bits >> 10) & 0x1f);
+    let mant = f32::from(bits & 0x3ff);
+    sign * match exp {
+        0 => mant * 2f32.powi(-24),
+        0x1f if mant == 0.0 => f32::INFINITY,
+        0x1f => f32::NAN,
+        e => (1.0 + mant / 1024.0) * 2f32.powi(e - 15),
+    }
+}
+
+/// The query vectors of a placeholder group.
+fn vectors_from(bytes: &[u8]) -> Result<SearchVectors, EngineError> {
+    let group = PlaceholderGroup::decode(bytes)
+        .map_err(|e| invalid(format!("cannot decode the search vectors: {e}")))?;
+    let Some(p) = group.placeholders.into_iter().next() else {
+        return Err(invalid("the search request has no vectors"));
+    };
+    let kind = PlaceholderType::try_from(p.r#type).unwrap_or(PlaceholderType::None);
+    Ok(match kind {
+        PlaceholderType::FloatVector => SearchVectors::Float(
+            p.values
+                .iter()
+                .map(|v| {
+                    v.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect()
+                })
+                .collect(),
+        ),
+        PlaceholderType::Float16Vector => {
+            SearchVectors::Float(p.values.iter().map(|v| f16_bits_to_f32(v, false)).collect())
+        }
+        PlaceholderType::BFloat16Vector => {
+            SearchVectors::Float(p.values.iter().map(|v| f16_bits_to_f32(v, true)).collect())
+        }
+        PlaceholderType::Int8Vector => SearchVectors::Float(
+            p.values
+                .iter()
+                .map(|v| v.iter().map(|b| f32::from(*b as i8)).collect())
+                .collect(),
+        ),
+        PlaceholderType::BinaryVector => SearchVectors::Binary(p.values),
+        PlaceholderType::SparseFloatVector => {
+            let mut out = Vec::with_capacity(p.values.len());
+            for v in &p.values {
+                let mut pairs: Vec<(u32, f32)> = v
+                    .chunks_exact(8)
+                    .map(|b| {
+                        (
+                            u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                            f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+                        )
+                    })
+                    .collect();
+                pairs.sort_by_key(|(i, _)| *i);
+                out.push(pairs);
+            }
+            SearchVectors::Sparse(out)
+        }
+        PlaceholderType::VarChar => {
+            return Err(EngineError::refused(
+                "searching with text (a BM25 function) is not supported by rivus yet",
+            ))
+        }
+        other => {
+            return Err(EngineError::refused(format!(
+                "search vectors of type {} are not supported by rivus yet",
+                other.as_str_name()
+            )))
+        }
+    })
+}
+
+/// A Milvus search request as an engine search.
+pub fn search_from(r: &SearchRequest) -> Result<Search, EngineError> {
+    let vectors = match &r.search_input {
+        Some(SearchInput::PlaceholderGroup(bytes)) => vectors_from(bytes)?,
+        Some(SearchInput::Ids(_)) => {
+            return Err(EngineError::refused(
+                "search by primary keys is not supported by rivus yet",
+            ))
+        }
+        None => return Err(invalid("the search request has no vectors")),
+    };
+    let mut s = Search::new(String::new(), vectors, 0);
+    apply_params(&mut s, &r.search_params)?;
+    if s.limit == 0 {
+        return Err(invalid("topk not found in search_params"));
+    }
+    if r.function_score.is_some() || !r.function_chains.is_empty() {
+        return Err(EngineError::refused(
+            "search rankers and function chains are not supported by rivus yet",
+        ));
+    }
+    if !r.sub_reqs.is_empty() {
+        return Err(EngineError::refused(
+            "advanced sub-requests are not supported by rivus yet",
+        ));
+    }
+    s.filter = r.dsl.clone();
+    s.templates = data::templates_from(r.expr_template_values.clone())?;
+    s.output_fields = r.output_fields.clone();
+    s.partitions = r.partition_names.clone();
+    Ok(s)
+}
+
+/// The engine's answer as Milvus's `SearchResultData`.
+pub fn results_to(
+    schema: &CollectionSchema,
+    out: &SearchOutput,
+    nq: usize,
+    limit: usize,
+    requested: &[String],
+) -> pb::SearchResultData {
+    let ids = match &out.keys {
+        Keys::Int(v) => pb::i_ds::IdField::IntId(pb::LongArray { data: v.clone() }),
+        Keys::Str(v) => pb::i_ds::IdField::StrId(pb::StringArray { data: v.clone() }),
+    };
+    let mut output_fields: Vec<String> = out
+        .columns
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| n != "$meta")
+        .collect();
+    for f in requested {
+        let f = f.trim();
+        if f != "*" && !f.is_empty() && schema.field(f).is_none() && !output_fields.iter().any(|o| o == f) {
+            output_fields.push(f.to_string());
+        }
+    }
+    let pk = schema
+        .fields
+        .iter()
+        .find(|f| f.is_primary_key)
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
+    pb::SearchResultData {
+        num_queries: nq as i64,
+        top_k: limit as i64,
+        fields_data: out
+            .columns
+            .iter()
+            .map(|(name, col)| data::field_from_column(schema, name, col))
+            .collect(),
+        scores: out.scores.clone(),
+        ids: Some(pb::IDs { id_field: Some(ids) }),
+        topks: out.topks.iter().map(|k| *k as i64).collect(),
+        output_fields,
+        group_by_field_value: out
+            .group_values
+            .as_ref()
+            .map(|(name, col)| data::field_from_column(schema, name, col)),
+        primary_field_name: pk,
+        ..Default::default()
+    }
+}
