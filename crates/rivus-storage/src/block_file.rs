@@ -1,4 +1,4 @@
-//! Immutable files of named, checksummed blocks, opened by `mmap`: a reader gets each block's
+//! Immutable files of named, checksummed blocks, opened by `mmap` ([`Vfs::map`]): a reader gets each block's
 //! bytes in place and decodes only what it uses (segment files).
 //!
 //! Layout (little-endian; `docs/format.md`):
@@ -16,16 +16,18 @@
 //! block's checksum (reading the bytes, not decoding them); damage is [`StorageError::Corrupt`]
 //! naming the file.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::codec::{Reader, Writer};
-use crate::{sync_dir, Result, StorageError};
+use crate::vfs::{os_fs, parent_dir, FileBytes, Vfs, VfsFile};
+use crate::{Result, StorageError};
 
 const MAGIC: &[u8; 8] = b"RVSBLK01";
 const ALIGN: u64 = 64;
 const TRAILER: usize = 8 + 8 + 4 + 8;
+/// Bytes buffered before they are handed to the file.
+const WRITE_BUFFER: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 struct BlockRef {
@@ -38,9 +40,11 @@ struct BlockRef {
 /// Writes a block file.
 #[derive(Debug)]
 pub struct BlockFileWriter {
+    vfs: Arc<dyn Vfs>,
     path: PathBuf,
     tmp: PathBuf,
-    out: BufWriter<File>,
+    file: Box<dyn VfsFile>,
+    buf: Vec<u8>,
     pos: u64,
     blocks: Vec<BlockRef>,
 }
@@ -49,29 +53,54 @@ impl BlockFileWriter {
     /// Starts writing the file that will appear at `path` when [`finish`](Self::finish)
     /// succeeds.
     pub fn create(path: &Path) -> Result<Self> {
+        BlockFileWriter::create_in(&os_fs(), path)
+    }
+
+    /// [`create`](Self::create) on the given backend.
+    pub fn create_in(vfs: &Arc<dyn Vfs>, path: &Path) -> Result<Self> {
         let tmp = path.with_extension("tmp");
-        let file = File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(MAGIC)
-            .map_err(|e| StorageError::io(&tmp, e))?;
+        let file = vfs.create(&tmp)?;
+        let mut buf = Vec::with_capacity(WRITE_BUFFER);
+        buf.extend_from_slice(MAGIC);
         Ok(BlockFileWriter {
+            vfs: Arc::clone(vfs),
             path: path.to_path_buf(),
             tmp,
-            out,
+            file,
+            buf,
             pos: MAGIC.len() as u64,
             blocks: Vec::new(),
         })
     }
 
+    /// Buffers `bytes`, handing full buffers (and large writes) to the file.
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.buf.len() + bytes.len() > WRITE_BUFFER {
+            self.flush()?;
+        }
+        if bytes.len() >= WRITE_BUFFER {
+            self.file.append(bytes)
+        } else {
+            self.buf.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.file.append(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
     fn pad(&mut self) -> Result<()> {
         let pad = (ALIGN - self.pos % ALIGN) % ALIGN;
-        self.out
-            .write_all(
-                [0u8; ALIGN as usize]
-                    .get(..pad as usize)
-                    .unwrap_or_default(),
-            )
-            .map_err(|e| StorageError::io(&self.tmp, e))?;
+        self.write(
+            [0u8; ALIGN as usize]
+                .get(..pad as usize)
+                .unwrap_or_default(),
+        )?;
         self.pos += pad;
         Ok(())
     }
@@ -79,9 +108,7 @@ impl BlockFileWriter {
     /// Appends a block.
     pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
         self.pad()?;
-        self.out
-            .write_all(bytes)
-            .map_err(|e| StorageError::io(&self.tmp, e))?;
+        self.write(bytes)?;
         self.blocks.push(BlockRef {
             name: name.to_string(),
             offset: self.pos,
@@ -109,22 +136,20 @@ impl BlockFileWriter {
         trailer.extend_from_slice(&(footer.len() as u64).to_le_bytes());
         trailer.extend_from_slice(&crc32fast::hash(&footer).to_le_bytes());
         trailer.extend_from_slice(MAGIC);
-        let tmp = self.tmp.clone();
-        self.out
-            .write_all(&footer)
-            .and_then(|()| self.out.write_all(&trailer))
-            .map_err(|e| StorageError::io(&tmp, e))?;
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| StorageError::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| StorageError::io(&tmp, e))?;
+        self.write(&footer)?;
+        self.write(&trailer)?;
+        self.flush()?;
+        self.file.sync_all()?;
+        let BlockFileWriter {
+            vfs,
+            path,
+            tmp,
+            file,
+            ..
+        } = self;
         drop(file);
-        fs::rename(&tmp, &self.path).map_err(|e| StorageError::io(&self.path, e))?;
-        if let Some(dir) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(dir)?;
-        }
-        Ok(())
+        vfs.rename(&tmp, &path)?;
+        vfs.sync_dir(parent_dir(&path))
     }
 }
 
@@ -132,19 +157,20 @@ impl BlockFileWriter {
 #[derive(Debug)]
 pub struct BlockFile {
     path: PathBuf,
-    map: memmap2::Mmap,
+    bytes: FileBytes,
     blocks: Vec<BlockRef>,
 }
 
 impl BlockFile {
     /// Maps the file and checks its footer and every block's checksum.
     pub fn open(path: &Path) -> Result<BlockFile> {
-        let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
-        // SAFETY: block files are immutable once renamed into place (written to a temporary
-        // name first) and the data directory is locked against other rivus processes, so the
-        // mapped bytes never change under us.
-        #[allow(unsafe_code)]
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| StorageError::io(path, e))?;
+        BlockFile::open_in(&os_fs(), path)
+    }
+
+    /// [`open`](Self::open) on the given backend.
+    pub fn open_in(vfs: &Arc<dyn Vfs>, path: &Path) -> Result<BlockFile> {
+        // Block files are immutable once renamed into place, as `Vfs::map` requires.
+        let map = vfs.map(path)?;
         let bytes: &[u8] = &map;
         let corrupt = |why: &str| StorageError::corrupt(path, why.to_string());
         if bytes.len() < MAGIC.len() + TRAILER
@@ -198,7 +224,7 @@ impl BlockFile {
         }
         Ok(BlockFile {
             path: path.to_path_buf(),
-            map,
+            bytes: map,
             blocks,
         })
     }
@@ -206,7 +232,8 @@ impl BlockFile {
     /// The bytes of block `name`, in place.
     pub fn block(&self, name: &str) -> Option<&[u8]> {
         let b = self.blocks.iter().find(|b| b.name == name)?;
-        self.map.get(b.offset as usize..(b.offset + b.len) as usize)
+        self.bytes
+            .get(b.offset as usize..(b.offset + b.len) as usize)
     }
 
     /// The file's path.
@@ -217,6 +244,8 @@ impl BlockFile {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]

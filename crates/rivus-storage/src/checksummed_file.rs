@@ -15,17 +15,18 @@
 //! old or the new payload, never a mix. A leftover `.tmp` is ignored by readers and overwritten
 //! by the next write.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::{sync_dir, Result, StorageError};
+use crate::vfs::{os_fs, parent_dir, Vfs};
+use crate::{Result, StorageError};
 
 const HEADER_LEN: usize = 24;
 
 /// A named file holding one checksummed payload.
 #[derive(Debug, Clone)]
 pub struct ChecksummedFile {
+    vfs: Arc<dyn Vfs>,
     path: PathBuf,
     magic: [u8; 8],
     version: u32,
@@ -34,7 +35,18 @@ pub struct ChecksummedFile {
 impl ChecksummedFile {
     /// Describes the file at `path` with its owner's `magic` and current format `version`.
     pub fn new(path: impl Into<PathBuf>, magic: [u8; 8], version: u32) -> Self {
+        ChecksummedFile::new_in(&os_fs(), path, magic, version)
+    }
+
+    /// [`new`](Self::new) on the given backend.
+    pub fn new_in(
+        vfs: &Arc<dyn Vfs>,
+        path: impl Into<PathBuf>,
+        magic: [u8; 8],
+        version: u32,
+    ) -> Self {
         ChecksummedFile {
+            vfs: Arc::clone(vfs),
             path: path.into(),
             magic,
             version,
@@ -52,10 +64,10 @@ impl ChecksummedFile {
     /// other magic, newer version, wrong length, checksum mismatch) is
     /// [`StorageError::Corrupt`] naming the file.
     pub fn read(&self) -> Result<Option<Vec<u8>>> {
-        let bytes = match fs::read(&self.path) {
+        let bytes = match self.vfs.read(&self.path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StorageError::io(&self.path, e)),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
         };
         self.decode(&bytes).map(Some)
     }
@@ -108,22 +120,12 @@ impl ChecksummedFile {
         frame.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         frame.extend_from_slice(payload);
-        let mut file: File = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|e| StorageError::io(&tmp, e))?;
-        file.write_all(&frame)
-            .map_err(|e| StorageError::io(&tmp, e))?;
-        file.sync_all().map_err(|e| StorageError::io(&tmp, e))?;
+        let file = self.vfs.create(&tmp)?;
+        file.append(&frame)?;
+        file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, &self.path).map_err(|e| StorageError::io(&self.path, e))?;
-        let dir = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        sync_dir(dir)
+        self.vfs.rename(&tmp, &self.path)?;
+        self.vfs.sync_dir(parent_dir(&self.path))
     }
 
     fn tmp_path(&self) -> PathBuf {
@@ -135,6 +137,8 @@ impl ChecksummedFile {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     const MAGIC: [u8; 8] = *b"RVSTEST\0";

@@ -48,4 +48,12 @@ impl StorageError {
             reason: reason.into(),
         }
     }
+
+    /// Whether this is an I/O error saying the file or directory does not exist.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            StorageError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            StorageError::Locked { .. } | StorageError::Corrupt { .. } => false,
+        }
+    }
 }

@@ -4,10 +4,10 @@
 //! kernel when the process dies, even by `kill -9`: a crashed server never leaves a stale lock
 //! behind. The file's content (the holder's pid) is only for the error message.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::vfs::{create_dir_all_durable, os_fs, Vfs, VfsFile};
 use crate::{Result, StorageError};
 
 /// File name of the lock inside the data directory.
@@ -17,7 +17,8 @@ pub const LOCK_FILE_NAME: &str = "LOCK";
 #[derive(Debug)]
 pub struct DataDirLock {
     path: PathBuf,
-    _file: File,
+    /// The locked file; dropping it releases the lock.
+    _file: Box<dyn VfsFile>,
 }
 
 impl DataDirLock {
@@ -25,33 +26,26 @@ impl DataDirLock {
     ///
     /// Fails with [`StorageError::Locked`] at once (never waits) when another process holds it.
     pub fn acquire(dir: &Path) -> Result<DataDirLock> {
-        fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        DataDirLock::acquire_in(&os_fs(), dir)
+    }
+
+    /// [`acquire`](Self::acquire) on the given backend. The directory is created durably (its
+    /// new names synced into their parents), so it survives a crash.
+    pub fn acquire_in(vfs: &Arc<dyn Vfs>, dir: &Path) -> Result<DataDirLock> {
+        create_dir_all_durable(vfs.as_ref(), dir)?;
         let path = dir.join(LOCK_FILE_NAME);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| StorageError::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                return Err(StorageError::Locked {
-                    path: dir.to_path_buf(),
-                    holder: (!holder.is_empty()).then(|| holder.to_string()),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(StorageError::io(&path, e)),
-        }
+        let Some(file) = vfs.try_lock(&path)? else {
+            let holder = vfs.read(&path).unwrap_or_default();
+            let holder = String::from_utf8_lossy(&holder);
+            let holder = holder.trim();
+            return Err(StorageError::Locked {
+                path: dir.to_path_buf(),
+                holder: (!holder.is_empty()).then(|| holder.to_string()),
+            });
+        };
         let pid = format!("pid {}\n", std::process::id());
-        file.set_len(0)
-            .and_then(|()| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(pid.as_bytes()))
-            .map_err(|e| StorageError::io(&path, e))?;
+        file.set_len(0)?;
+        file.append(pid.as_bytes())?;
         Ok(DataDirLock { path, _file: file })
     }
 

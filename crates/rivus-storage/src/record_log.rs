@@ -17,11 +17,12 @@
 //! path, leaving the file untouched. The length has its own checksum so that a damaged length
 //! can never make acknowledged records after it look like a torn tail.
 
-use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::{sync_dir, Result, StorageError};
+use crate::vfs::{os_fs, parent_dir, Vfs, VfsFile};
+use crate::{Result, StorageError};
 
 const FRAME_HEADER: usize = 12;
 
@@ -29,8 +30,10 @@ const FRAME_HEADER: usize = 12;
 #[derive(Debug)]
 pub struct RecordLog {
     path: PathBuf,
-    file: File,
+    file: Box<dyn VfsFile>,
     len_bytes: u64,
+    /// An append failed: the file may end in a torn record, so nothing more may follow it.
+    failed: bool,
 }
 
 /// What [`RecordLog::open`] found.
@@ -44,39 +47,33 @@ pub struct Recovered {
 }
 
 impl RecordLog {
-    /// Opens the log at `path`, creating it (and making its name durable) if missing, and
-    /// recovers its records. A torn tail is truncated and synced before returning.
+    /// Opens the log at `path`, creating it if missing, and recovers its records. The log's
+    /// name is made durable (its directory synced) and a torn tail is truncated and synced
+    /// before returning.
     pub fn open(path: &Path) -> Result<Recovered> {
-        let existed = path.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| StorageError::io(path, e))?;
-        if !existed {
-            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                sync_dir(dir)?;
-            }
-        }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| StorageError::io(path, e))?;
+        RecordLog::open_in(&os_fs(), path)
+    }
+
+    /// [`open`](Self::open) on the given backend.
+    pub fn open_in(vfs: &Arc<dyn Vfs>, path: &Path) -> Result<Recovered> {
+        let file = vfs.open_append(path)?;
+        // Always, not only when the file is new: an earlier open may have created it and then
+        // failed before its name was durable.
+        vfs.sync_dir(parent_dir(path))?;
+        let bytes = file.read_all()?;
         let (records, valid_len) = parse(path, &bytes)?;
         let torn_bytes = bytes.len() as u64 - valid_len;
         if torn_bytes > 0 {
             tracing::warn!(path = %path.display(), torn_bytes, "dropping a torn record at the end of the log");
-            file.set_len(valid_len)
-                .map_err(|e| StorageError::io(path, e))?;
-            file.sync_all().map_err(|e| StorageError::io(path, e))?;
+            file.set_len(valid_len)?;
+            file.sync_all()?;
         }
-        file.seek(SeekFrom::End(0))
-            .map_err(|e| StorageError::io(path, e))?;
         Ok(Recovered {
             log: RecordLog {
                 path: path.to_path_buf(),
                 file,
                 len_bytes: valid_len,
+                failed: false,
             },
             records,
             torn_bytes,
@@ -85,8 +82,15 @@ impl RecordLog {
 
     /// Appends one record and syncs it to disk. When this returns `Ok` the record survives a
     /// crash or power loss. On error the log may end in a torn record, which the next
-    /// [`open`](Self::open) removes; callers must stop appending (see the engine's poisoning).
+    /// [`open`](Self::open) removes; every later append fails too (the engine poisons its
+    /// catalog as well).
     pub fn append(&mut self, payload: &[u8]) -> Result<()> {
+        if self.failed {
+            return Err(StorageError::io(
+                &self.path,
+                std::io::Error::other("an earlier append to this log failed; reopen it"),
+            ));
+        }
         let len = u32::try_from(payload.len()).map_err(|_| {
             StorageError::io(
                 &self.path,
@@ -94,18 +98,20 @@ impl RecordLog {
             )
         })?;
         let frame = frame(len, payload);
-        self.file
-            .write_all(&frame)
-            .map_err(|e| StorageError::io(&self.path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| StorageError::io(&self.path, e))?;
+        let written = self
+            .file
+            .append(&frame)
+            .and_then(|()| self.file.sync_data());
+        if written.is_err() {
+            self.failed = true;
+        }
+        written?;
         self.len_bytes += frame.len() as u64;
         Ok(())
     }
 
     /// The open file and its length, for a writer that manages syncing itself ([`crate::Wal`]).
-    pub(crate) fn into_parts(self) -> (File, u64) {
+    pub(crate) fn into_parts(self) -> (Box<dyn VfsFile>, u64) {
         (self.file, self.len_bytes)
     }
 

@@ -8,13 +8,13 @@
 //! acknowledged record survives power loss; with [`SyncPolicy::Never`] it survives a process
 //! crash (`kill -9`: the OS has the bytes) but not a power cut.
 
-use std::fs::File;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::record_log::frame;
+use crate::vfs::{os_fs, Vfs, VfsFile};
 use crate::{RecordLog, Result, StorageError};
 
 /// When appended records reach the disk.
@@ -29,43 +29,79 @@ pub enum SyncPolicy {
 }
 
 /// An open write-ahead log file.
+///
+/// After any failed append or sync the log refuses every later append and sync (it is
+/// poisoned): a failed append may have left a torn record that nothing may follow, and after a
+/// failed `fdatasync` the kernel may have dropped the unsynced bytes while a later sync reports
+/// success. Reopening recovers what is intact.
 #[derive(Debug)]
 pub struct Wal {
     path: PathBuf,
     policy: SyncPolicy,
-    /// The file and the bytes written to it (appends are serialized here).
-    writer: Mutex<(File, u64)>,
-    /// A second handle for syncing, so a sync never blocks appends.
-    sync_file: File,
+    /// The open file: appended under `writer`, synced under `sync_lock`, so a sync never
+    /// blocks appends.
+    file: Box<dyn VfsFile>,
+    /// The bytes written to the file (appends are serialized here).
+    writer: Mutex<u64>,
     /// Serializes syncs.
     sync_lock: Mutex<()>,
     /// Every byte before this is on disk.
     synced: AtomicU64,
+    /// An append or sync failed.
+    failed: AtomicBool,
 }
 
 impl Wal {
     /// Opens (or creates) the log, recovering its intact records (a torn tail is cut off;
     /// other damage fails with the file's path).
     pub fn open(path: &Path, policy: SyncPolicy) -> Result<(Wal, Vec<Vec<u8>>)> {
-        let recovered = RecordLog::open(path)?;
+        Wal::open_in(&os_fs(), path, policy)
+    }
+
+    /// [`open`](Self::open) on the given backend.
+    pub fn open_in(
+        vfs: &Arc<dyn Vfs>,
+        path: &Path,
+        policy: SyncPolicy,
+    ) -> Result<(Wal, Vec<Vec<u8>>)> {
+        let recovered = RecordLog::open_in(vfs, path)?;
         let (file, len) = recovered.log.into_parts();
-        let sync_file = file.try_clone().map_err(|e| StorageError::io(path, e))?;
         Ok((
             Wal {
                 path: path.to_path_buf(),
                 policy,
-                writer: Mutex::new((file, len)),
-                sync_file,
+                file,
+                writer: Mutex::new(len),
                 sync_lock: Mutex::new(()),
                 synced: AtomicU64::new(len),
+                failed: AtomicBool::new(false),
             },
             recovered.records,
         ))
     }
 
+    fn check_usable(&self) -> Result<()> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(StorageError::io(
+                &self.path,
+                std::io::Error::other(
+                    "an earlier write or sync of this log failed; it refuses further use",
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn note<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            self.failed.store(true, Ordering::Release);
+        }
+        result
+    }
+
     /// Writes one record to the OS; returns the log position after it (pass it to
     /// [`sync_to`](Self::sync_to)). On error the file may end in a torn record, which
-    /// recovery removes; the caller must stop using this log.
+    /// recovery removes; the log refuses further use.
     pub fn append(&self, payload: &[u8]) -> Result<u64> {
         let len = u32::try_from(payload.len()).map_err(|_| {
             StorageError::io(
@@ -75,39 +111,46 @@ impl Wal {
         })?;
         let bytes = frame(len, payload);
         let mut w = self.writer.lock().map_err(|_| poisoned(&self.path))?;
-        w.0.write_all(&bytes)
-            .map_err(|e| StorageError::io(&self.path, e))?;
-        w.1 += bytes.len() as u64;
-        Ok(w.1)
+        self.check_usable()?;
+        self.note(self.file.append(&bytes))?;
+        *w += bytes.len() as u64;
+        Ok(*w)
     }
 
     /// Returns once every byte before `pos` is durable per the policy.
     pub fn sync_to(&self, pos: u64) -> Result<()> {
-        if self.policy == SyncPolicy::Never || self.synced.load(Ordering::Acquire) >= pos {
+        if self.synced.load(Ordering::Acquire) >= pos {
+            return Ok(());
+        }
+        self.check_usable()?;
+        if self.policy == SyncPolicy::Never {
             return Ok(());
         }
         let _one_at_a_time = self.sync_lock.lock().map_err(|_| poisoned(&self.path))?;
         if self.synced.load(Ordering::Acquire) >= pos {
             return Ok(()); // another writer's sync covered us
         }
-        let target = self.writer.lock().map_err(|_| poisoned(&self.path))?.1;
-        self.sync_file
-            .sync_data()
-            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.sync_written()
+    }
+
+    /// Syncs everything written before the call, then records it as synced.
+    fn sync_written(&self) -> Result<()> {
+        self.check_usable()?;
+        let target = *self.writer.lock().map_err(|_| poisoned(&self.path))?;
+        self.note(self.file.sync_data())?;
         self.synced.fetch_max(target, Ordering::AcqRel);
         Ok(())
     }
 
     /// Syncs everything written so far, whatever the policy.
     pub fn sync_all(&self) -> Result<()> {
-        self.sync_file
-            .sync_data()
-            .map_err(|e| StorageError::io(&self.path, e))
+        let _one_at_a_time = self.sync_lock.lock().map_err(|_| poisoned(&self.path))?;
+        self.sync_written()
     }
 
     /// Bytes in the log.
     pub fn len_bytes(&self) -> u64 {
-        self.writer.lock().map(|w| w.1).unwrap_or(0)
+        self.writer.lock().map(|w| *w).unwrap_or(0)
     }
 
     /// The log's path.
