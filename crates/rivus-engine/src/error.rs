@@ -120,6 +120,9 @@ pub enum EngineError {
     /// User: moving a collection with aliases to another database (plain error).
     #[error("fail to rename db name, must drop all aliases of this collection before rename")]
     RenameAcrossDatabasesWithAliases,
+    /// User: a group-by field that is not in the schema (1700).
+    #[error("groupBy field not found in schema: field not found[field={field}]")]
+    GroupByFieldNotFound { field: String },
     /// User: the partition does not exist (200).
     #[error("partition not found[partition={partition}]")]
     PartitionNotFound { partition: String },

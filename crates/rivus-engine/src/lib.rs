@@ -51,8 +51,8 @@ pub use catalog::{
 };
 pub use collection::{CollectionDescription, CreateCollection};
 pub use data::{
-    GroupBy, Keys, Metric, Query, QueryOutput, Rows, Search, SearchOutput, SearchVectors,
-    WriteResult,
+    GroupBy, HybridSearch, Keys, Metric, Query, QueryOutput, Ranker, Rows, Search, SearchOutput,
+    SearchVectors, WriteResult,
 };
 pub use database::DatabaseInfo;
 pub use error::{EngineError, Result};

@@ -22,8 +22,8 @@ use tonic::{Request, Response};
 use crate::session::{blocking, database_name};
 use crate::status;
 use crate::translate::data;
-use crate::translate::search;
 use crate::translate::schema::{schema_from, schema_to};
+use crate::translate::search;
 use crate::translate::{properties_from, properties_to};
 
 type RpcResult<T> = Result<Response<T>, tonic::Status>;
@@ -1276,14 +1276,53 @@ impl MilvusService for RivusService {
         let collection_name = r.collection_name.clone();
         let result = self
             .run("Search", &db.clone(), move |e| {
-                let s = search::search_from(&r)?;
+                let (s, iterator) = search::search_from(&r)?;
                 let schema = e.collection_schema(&db, &r.collection_name)?;
                 let out = e.search(&db, &r.collection_name, &s)?;
+                let mut data =
+                    search::results_to(&schema, &out, s.vectors.len(), s.limit, &r.output_fields);
+                if let Some(page) = iterator {
+                    data.search_iterator_v2_results = Some(pb_schema::SearchIteratorV2Results {
+                        token: page.token,
+                        last_bound: out.scores.last().copied().or(s.after).unwrap_or(0.0),
+                    });
+                }
+                Ok((data, e.allocate_timestamp()))
+            })
+            .await;
+        reply(
+            result,
+            |(data, ts)| SearchResults {
+                status: Some(status::ok()),
+                results: Some(data),
+                collection_name: collection_name.clone(),
+                session_ts: ts,
+            },
+            |s| SearchResults {
+                status: Some(s),
+                ..Default::default()
+            },
+        )
+    }
+
+    async fn hybrid_search(
+        &self,
+        request: Request<HybridSearchRequest>,
+    ) -> RpcResult<SearchResults> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let r = request.into_inner();
+        let collection_name = r.collection_name.clone();
+        let result = self
+            .run("HybridSearch", &db.clone(), move |e| {
+                let h = search::hybrid_from(&r)?;
+                let schema = e.collection_schema(&db, &r.collection_name)?;
+                let out = e.hybrid_search(&db, &r.collection_name, &h)?;
+                let nq = h.searches.first().map_or(0, |s| s.vectors.len());
                 Ok(search::results_to(
                     &schema,
                     &out,
-                    s.vectors.len(),
-                    s.limit,
+                    nq,
+                    h.limit,
                     &r.output_fields,
                 ))
             })

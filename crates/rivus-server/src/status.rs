@@ -35,6 +35,7 @@ pub fn code_of(error: &EngineError) -> i32 {
         | EngineError::InvalidParameterExpected { .. }
         | EngineError::RenameViaAlias { .. } => 1100,
         EngineError::DatabaseNotFound { .. } => 800,
+        EngineError::GroupByFieldNotFound { .. } => 1700,
         EngineError::DatabaseLimitExceeded { .. } => 801,
         EngineError::CollectionNotFound { .. } | EngineError::CannotFindCollection { .. } => 100,
         EngineError::CollectionNotLoaded { .. } | EngineError::QueryNotLoaded { .. } => 101,

@@ -21,7 +21,9 @@ use crate::database::database;
 use crate::{Engine, EngineError, Result};
 use store::{pks_of, CollectionStore, Mutation, Pk, Snapshot};
 
-pub use search::{GroupBy, Metric, Search, SearchOutput, SearchVectors, MAX_TOPK};
+pub use search::{
+    GroupBy, HybridSearch, Metric, Ranker, Search, SearchOutput, SearchVectors, MAX_TOPK,
+};
 pub use validate::validate_rows;
 
 /// Milvus `quotaAndLimits.limits.maxQueryResultWindow`.

@@ -83,6 +83,8 @@ pub struct Search {
     pub group_by: Option<GroupBy>,
     /// Digits scores are rounded to (`-1`: not rounded).
     pub round_decimal: i64,
+    /// Search iterators: only hits strictly farther than this score (the last one returned).
+    pub after: Option<f32>,
 }
 
 impl Search {
@@ -103,6 +105,7 @@ impl Search {
             range_filter: None,
             group_by: None,
             round_decimal: -1,
+            after: None,
         }
     }
 }
@@ -360,6 +363,8 @@ struct Range {
     radius: Option<f32>,
     range_filter: Option<f32>,
     larger_is_closer: bool,
+    /// Sort key hits must exceed (search iterators).
+    after_key: Option<f32>,
 }
 
 impl Range {
@@ -373,7 +378,7 @@ impl Range {
     }
 
     fn is_set(&self) -> bool {
-        self.radius.is_some() || self.range_filter.is_some()
+        self.radius.is_some() || self.range_filter.is_some() || self.after_key.is_some()
     }
 }
 
@@ -392,10 +397,11 @@ fn exact_chunk(
     for q in 0..queries.len() {
         let mut top = TopK::new(k);
         let mut consider = |row: usize, score: f32| {
-            if range.is_set() && !range.admits(score) {
+            let key = metric.key(score);
+            if range.is_set() && (!range.admits(score) || range.after_key.is_some_and(|a| key <= a))
+            {
                 return;
             }
-            let key = metric.key(score);
             if key < top.bound() || top.heap.len() < top.k {
                 top.push(Hit {
                     key,
@@ -475,102 +481,307 @@ struct Target<'a> {
     metric: Metric,
 }
 
+/// How hybrid search fuses its searches' hits.
+#[derive(Debug, Clone)]
+pub enum Ranker {
+    /// Reciprocal rank fusion: the sum of `1 / (k + rank)` over the searches (rank from 1).
+    Rrf { k: f64 },
+    /// The weighted sum of each search's score, normalized to [0, 1] by metric when
+    /// `normalize` (Milvus's `norm_score`).
+    Weighted { weights: Vec<f64>, normalize: bool },
+}
+
+/// A hybrid search: several searches (each with its own field, vectors, filter and limit),
+/// fused by a ranker into one page of `limit` hits per query.
+#[derive(Debug, Clone)]
+pub struct HybridSearch {
+    pub searches: Vec<Search>,
+    pub ranker: Ranker,
+    pub limit: usize,
+    pub offset: usize,
+    pub round_decimal: i64,
+    pub output_fields: Vec<String>,
+    pub partitions: Vec<String>,
+}
+
+/// One page of hits per query with their scores (rounding aside).
+struct Ranked {
+    /// Per query: (chunk, row, score).
+    hits: Vec<Vec<(u32, u32, f32)>>,
+    metric: Metric,
+}
+
 impl Engine {
     /// Runs a vector search.
     pub fn search(&self, db: &str, collection: &str, s: &Search) -> Result<SearchOutput> {
         let meta = self.collection_meta(db, collection)?;
-        let target = search_target(&meta, s)?;
-        check_request(&meta, s, &target)?;
         let outputs = resolve_outputs(&meta.schema, &s.output_fields)?;
-        let predicate = self.bind_filter(&meta, &s.filter, &s.templates, "query")?;
+        if meta.load_state != LoadState::Loaded {
+            // Checked after the request itself, as Milvus does.
+            let target = search_target(&meta, s)?;
+            check_request(&meta, s, &target)?;
+            return Err(EngineError::QueryNotLoaded {
+                collection: meta.id,
+            });
+        }
+        let store = self.store(&meta)?;
+        let snap = store.snapshot();
+        let ranked = self.rank(&meta, &snap, s)?;
+        let group_values = match &s.group_by {
+            Some(g) => Some(g.field.clone()),
+            None => None,
+        };
+        Ok(assemble(
+            &meta,
+            &snap,
+            ranked,
+            s.round_decimal,
+            &s.output_fields,
+            &outputs,
+            group_values,
+        ))
+    }
+
+    /// Runs a hybrid search: each search on the same snapshot, then fusion.
+    pub fn hybrid_search(
+        &self,
+        db: &str,
+        collection: &str,
+        h: &HybridSearch,
+    ) -> Result<SearchOutput> {
+        let meta = self.collection_meta(db, collection)?;
+        let outputs = resolve_outputs(&meta.schema, &h.output_fields)?;
+        if h.searches.is_empty() {
+            return Err(EngineError::invalid(
+                "hybrid search needs at least one search request",
+            ));
+        }
+        if h.limit == 0 || h.limit.saturating_add(h.offset) > MAX_TOPK {
+            return Err(EngineError::invalid(format!(
+                "topk [{}] is invalid, it should be in range [1, {MAX_TOPK}], but got {}",
+                h.limit, h.limit
+            )));
+        }
+        let nq = h.searches.first().map_or(0, |s| s.vectors.len());
+        if let Some(other) = h.searches.iter().find(|s| s.vectors.len() != nq) {
+            return Err(EngineError::InvalidParameterExpected {
+                detail: Some("sub search request nq should be the same".into()),
+                expected: nq.to_string(),
+                actual: other.vectors.len().to_string(),
+            });
+        }
+        if let Ranker::Weighted { weights, .. } = &h.ranker {
+            if weights.len() != h.searches.len() {
+                return Err(EngineError::InvalidParameterExpected {
+                    detail: Some(
+                        "the length of weights param mismatch with ann search requests".into(),
+                    ),
+                    expected: h.searches.len().to_string(),
+                    actual: weights.len().to_string(),
+                });
+            }
+        }
         if meta.load_state != LoadState::Loaded {
             return Err(EngineError::QueryNotLoaded {
                 collection: meta.id,
             });
         }
-        let partitions = searched_partitions(&meta, &s.partitions)?;
         let store = self.store(&meta)?;
         let snap = store.snapshot();
-        let per_query = ranked(&snap, &target, s, predicate.as_ref(), partitions.as_deref())?;
-        let pk_of = |h: &Hit| -> Option<&Pk> {
-            snap.chunks
-                .get(h.chunk as usize)
-                .and_then(|c| c.pks.get(h.row as usize))
+        let mut subs = Vec::with_capacity(h.searches.len());
+        for s in &h.searches {
+            let mut s = s.clone();
+            // Milvus ignores a sub-request's offset (pymilvus copies the hybrid one into it).
+            s.offset = 0;
+            if s.partitions.is_empty() {
+                s.partitions = h.partitions.clone();
+            }
+            subs.push(self.rank(&meta, &snap, &s)?);
+        }
+        let mut fused: Vec<Vec<(u32, u32, f32)>> = Vec::with_capacity(nq);
+        for q in 0..nq {
+            let mut scores: std::collections::HashMap<(u32, u32), f64> =
+                std::collections::HashMap::new();
+            for (i, sub) in subs.iter().enumerate() {
+                let Some(hits) = sub.hits.get(q) else {
+                    continue;
+                };
+                for (rank, (c, r, score)) in hits.iter().enumerate() {
+                    let add = match &h.ranker {
+                        Ranker::Rrf { k } => 1.0 / (k + rank as f64 + 1.0),
+                        Ranker::Weighted { weights, normalize } => {
+                            let w = weights.get(i).copied().unwrap_or(0.0);
+                            let s = f64::from(*score);
+                            w * if *normalize {
+                                normalized(sub.metric, s)
+                            } else {
+                                s
+                            }
+                        }
+                    };
+                    *scores.entry((*c, *r)).or_insert(0.0) += add;
+                }
+            }
+            let mut list: Vec<(u32, u32, f32)> = scores
+                .into_iter()
+                .map(|((c, r), s)| (c, r, s as f32))
+                .collect();
+            list.sort_by(|a, b| {
+                cmp_key(b.2, a.2).then_with(|| pk_at(&snap, a.0, a.1).cmp(&pk_at(&snap, b.0, b.1)))
+            });
+            fused.push(list.into_iter().skip(h.offset).take(h.limit).collect());
+        }
+        // Fused scores grow with closeness whatever the metrics were.
+        let ranked = Ranked {
+            hits: fused,
+            metric: Metric::Ip,
         };
-        let group_column = match &s.group_by {
-            Some(g) => Some((g.clone(), group_field(&meta, &g.field)?)),
+        Ok(assemble(
+            &meta,
+            &snap,
+            ranked,
+            h.round_decimal,
+            &h.output_fields,
+            &outputs,
+            None,
+        ))
+    }
+
+    /// Checks a search and ranks its page of hits on `snap`.
+    fn rank(&self, meta: &CollectionMeta, snap: &Snapshot, s: &Search) -> Result<Ranked> {
+        let target = search_target(meta, s)?;
+        check_request(meta, s, &target)?;
+        let predicate = self.bind_filter(meta, &s.filter, &s.templates, "query")?;
+        let partitions = searched_partitions(meta, &s.partitions).map_err(|e| match e {
+            EngineError::PartitionNotFound { partition } => {
+                EngineError::refused(format!("partition name {partition} not found"))
+            }
+            other => other,
+        })?;
+        let group = match &s.group_by {
+            Some(g) => Some((g.clone(), group_field(meta, &g.field)?)),
             None => None,
         };
-        let mut topks = Vec::with_capacity(per_query.len());
-        let mut rows: Vec<(usize, usize)> = Vec::new();
-        let mut scores: Vec<f32> = Vec::new();
+        let per_query = ranked(snap, &target, s, predicate.as_ref(), partitions.as_deref())?;
+        let mut out = Vec::with_capacity(per_query.len());
         for hits in per_query {
-            let hits = match &group_column {
-                Some((g, _)) => group_hits(&snap, hits, g, s.limit, s.offset),
+            let hits: Vec<Hit> = match &group {
+                Some((g, _)) => group_hits(snap, hits, g, s.limit, s.offset),
                 None => {
                     let mut hits = hits;
                     // Ties: the smaller key first, as a fixed order.
                     hits.sort_by(|a, b| {
-                        cmp_key(a.key, b.key).then_with(|| pk_of(a).cmp(&pk_of(b)))
+                        cmp_key(a.key, b.key).then_with(|| {
+                            pk_at(snap, a.chunk, a.row).cmp(&pk_at(snap, b.chunk, b.row))
+                        })
                     });
                     hits.into_iter().skip(s.offset).take(s.limit).collect()
                 }
             };
-            topks.push(hits.len());
-            for h in hits {
-                let score = if target.metric.larger_is_closer() {
-                    -h.key
-                } else {
-                    h.key
-                };
-                scores.push(round(score, s.round_decimal));
-                rows.push((h.chunk as usize, h.row as usize));
-            }
+            out.push(
+                hits.into_iter()
+                    .map(|h| {
+                        let score = if target.metric.larger_is_closer() {
+                            -h.key
+                        } else {
+                            h.key
+                        };
+                        (h.chunk, h.row, score)
+                    })
+                    .collect(),
+            );
         }
-        let pk_field = meta
-            .schema
-            .fields
-            .iter()
-            .find(|f| f.is_primary_key)
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
-        let mut keys_int = Vec::new();
-        let mut keys_str = Vec::new();
-        for &(c, r) in &rows {
-            match snap.chunks.get(c).and_then(|ch| ch.pks.get(r)) {
-                Some(Pk::Int(v)) => keys_int.push(*v),
-                Some(Pk::Str(v)) => keys_str.push(v.clone()),
-                None => {}
-            }
-        }
-        let keys = if keys_str.is_empty() {
-            Keys::Int(keys_int)
-        } else {
-            Keys::Str(keys_str)
-        };
-        let mut columns = Vec::new();
-        for out in &outputs {
-            // The key comes back as ids; only fields asked for are returned.
-            if out.name() == pk_field && !asked_for(&s.output_fields, &pk_field, &meta) {
-                continue;
-            }
-            columns.push((
-                out.name().to_string(),
-                gather(&snap, &rows, out, &meta.schema),
-            ));
-        }
-        let group_values = group_column.map(|(g, _)| {
-            let out = super::Output::Field(g.field.clone());
-            (g.field.clone(), gather(&snap, &rows, &out, &meta.schema))
-        });
-        Ok(SearchOutput {
-            topks,
-            keys,
-            scores,
-            columns,
-            group_values,
-            metric: target.metric.name().to_string(),
+        Ok(Ranked {
+            hits: out,
+            metric: target.metric,
         })
+    }
+}
+
+fn pk_at(snap: &Snapshot, chunk: u32, row: u32) -> Option<&Pk> {
+    snap.chunks
+        .get(chunk as usize)
+        .and_then(|c| c.pks.get(row as usize))
+}
+
+/// A score mapped to [0, 1], larger closer (Milvus's weighted-ranker normalization).
+fn normalized(metric: Metric, s: f64) -> f64 {
+    use std::f64::consts::PI;
+    match metric {
+        Metric::Cosine => (1.0 + s) * 0.5,
+        Metric::Ip => 0.5 + s.atan() / PI,
+        Metric::L2 | Metric::Hamming | Metric::Jaccard => 1.0 - 2.0 * s.atan() / PI,
+    }
+}
+
+/// The flattened answer: keys, rounded scores, output fields and group values of every hit.
+fn assemble(
+    meta: &CollectionMeta,
+    snap: &Snapshot,
+    ranked: Ranked,
+    round_decimal: i64,
+    requested: &[String],
+    outputs: &[super::Output],
+    group_field: Option<String>,
+) -> SearchOutput {
+    let mut topks = Vec::with_capacity(ranked.hits.len());
+    let mut rows: Vec<(usize, usize)> = Vec::new();
+    let mut scores: Vec<f32> = Vec::new();
+    for hits in ranked.hits {
+        topks.push(hits.len());
+        for (c, r, score) in hits {
+            scores.push(round(score, round_decimal));
+            rows.push((c as usize, r as usize));
+        }
+    }
+    let pk_field = meta
+        .schema
+        .fields
+        .iter()
+        .find(|f| f.is_primary_key)
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
+    let mut keys_int = Vec::new();
+    let mut keys_str = Vec::new();
+    for &(c, r) in &rows {
+        match snap.chunks.get(c).and_then(|ch| ch.pks.get(r)) {
+            Some(Pk::Int(v)) => keys_int.push(*v),
+            Some(Pk::Str(v)) => keys_str.push(v.clone()),
+            None => {}
+        }
+    }
+    let is_str = meta
+        .schema
+        .fields
+        .iter()
+        .any(|f| f.is_primary_key && f.data_type == DataType::VarChar);
+    let keys = if is_str {
+        Keys::Str(keys_str)
+    } else {
+        Keys::Int(keys_int)
+    };
+    let mut columns = Vec::new();
+    for out in outputs {
+        // The key comes back as ids; as a field only when asked for.
+        if out.name() == pk_field && !asked_for(requested, &pk_field, meta) {
+            continue;
+        }
+        columns.push((
+            out.name().to_string(),
+            gather(snap, &rows, out, &meta.schema),
+        ));
+    }
+    let group_values = group_field.map(|field| {
+        let out = super::Output::Field(field.clone());
+        (field, gather(snap, &rows, &out, &meta.schema))
+    });
+    SearchOutput {
+        topks,
+        keys,
+        scores,
+        columns,
+        group_values,
+        metric: ranked.metric.name().to_string(),
     }
 }
 
@@ -597,14 +808,17 @@ fn search_target<'a>(meta: &'a CollectionMeta, s: &Search) -> Result<Target<'a>>
         let mut vectors = schema.vector_fields();
         let first = vectors.next();
         if vectors.next().is_some() {
-            return Err(EngineError::invalid(
+            return Err(EngineError::refused(
                 "multiple anns_fields exist, please specify a anns_field in search_params",
             ));
         }
-        first.ok_or_else(|| EngineError::invalid("there is no vector field in the collection"))?
+        first.ok_or_else(|| EngineError::refused("anns_field not found in schema"))?
     } else {
         let f = schema.field(&s.anns_field).ok_or_else(|| {
-            EngineError::invalid(format!("failed to get field schema by name: fieldName({}) not found", s.anns_field))
+            EngineError::invalid(format!(
+                "failed to create query plan: failed to get field schema by name: fieldName({}) not found",
+                s.anns_field
+            ))
         })?;
         if !f.data_type.is_vector() {
             return Err(EngineError::invalid(format!(
@@ -636,87 +850,133 @@ fn search_target<'a>(meta: &'a CollectionMeta, s: &Search) -> Result<Target<'a>>
 
 fn check_request(meta: &CollectionMeta, s: &Search, target: &Target<'_>) -> Result<()> {
     let _ = meta;
+    let nq = s.vectors.len();
+    if nq == 0 || nq > MAX_NQ {
+        return Err(EngineError::refused(format!(
+            "nq [{nq}] is invalid, nq (number of search vector per search request) should be in range [1, {MAX_NQ}], but got {nq}"
+        )));
+    }
     if s.limit == 0 || s.limit > MAX_TOPK {
-        return Err(EngineError::invalid(format!(
+        return Err(EngineError::refused(format!(
             "topk [{}] is invalid, it should be in range [1, {MAX_TOPK}], but got {}",
             s.limit, s.limit
         )));
     }
-    if s.limit.saturating_add(s.offset) > MAX_TOPK {
-        return Err(EngineError::invalid(format!(
-            "topk + offset should be in range [1, {MAX_TOPK}], but got {}",
+    if s.offset > MAX_TOPK {
+        return Err(EngineError::refused(format!(
+            "offset [{}] is invalid, it should be in range [1, {MAX_TOPK}], but got {}",
+            s.offset, s.offset
+        )));
+    }
+    if s.limit + s.offset > MAX_TOPK {
+        return Err(EngineError::refused(format!(
+            "offset+topk [{}] is invalid, it should be in range [1, {MAX_TOPK}], but got {}",
+            s.limit + s.offset,
             s.limit + s.offset
         )));
     }
-    if s.vectors.is_empty() {
-        return Err(EngineError::invalid("nq [0] is invalid, nq (number of search vector per search request) should be in range [1, 16384]"));
-    }
-    if s.vectors.len() > MAX_NQ {
-        return Err(EngineError::invalid(format!(
-            "nq [{}] is invalid, nq (number of search vector per search request) should be in range [1, {MAX_NQ}]",
-            s.vectors.len()
-        )));
-    }
     if !(-1..=6).contains(&s.round_decimal) {
-        return Err(EngineError::invalid(format!(
-            "round_decimal {} is invalid, should be -1 or an integer in range [0, 6]",
+        return Err(EngineError::refused(format!(
+            "round_decimal [{}] is invalid, should be -1 or an integer in range [0, 6]",
             s.round_decimal
         )));
     }
+    if let Some(g) = &s.group_by {
+        if g.size == 0 {
+            return Err(EngineError::invalid(
+                "input group size:0 is negative, failed to do search_groupby",
+            ));
+        }
+        if g.size > MAX_GROUP_SIZE {
+            return Err(EngineError::invalid(format!(
+                "input group size:{} exceeds configured max group size:{MAX_GROUP_SIZE}",
+                g.size
+            )));
+        }
+        if s.radius.is_some() {
+            return Err(EngineError::InvalidParameterExpected {
+                detail: Some("Not allowed to do range-search when doing search-group-by".into()),
+                expected: String::new(),
+                actual: String::new(),
+            });
+        }
+        if target.field.data_type == DataType::BinaryVector {
+            return Err(EngineError::refused(
+                "not support search_group_by operation based on binary vector column",
+            ));
+        }
+    }
+    if s.range_filter.is_some() && s.radius.is_none() {
+        return Err(EngineError::InvalidParameterExpected {
+            detail: Some(
+                "range_filter requires radius to be set; range_filter alone is not a valid range search parameter".into(),
+            ),
+            expected: "range_filter".into(),
+            actual: String::new(),
+        });
+    }
     let field = target.field;
     let dim = field.dim().unwrap_or(0).max(0) as usize;
+    let mismatch = |got: usize| {
+        EngineError::invalid(format!(
+            "vector dimension mismatch, expected vector dim {dim} of field {}, actual {got}",
+            field.name
+        ))
+    };
     match (&s.vectors, field.data_type) {
-        (SearchVectors::Float(qs), DataType::FloatVector | DataType::Float16Vector | DataType::BFloat16Vector | DataType::Int8Vector) => {
-            for q in qs {
-                if q.len() != dim {
-                    return Err(EngineError::invalid(format!(
-                        "the dimension of the search vector ({}) does not match the dimension of field {} ({dim})",
-                        q.len(),
-                        field.name
-                    )));
-                }
+        (
+            SearchVectors::Float(qs),
+            DataType::FloatVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::Int8Vector,
+        ) => {
+            if let Some(q) = qs.iter().find(|q| q.len() != dim) {
+                return Err(mismatch(q.len()));
             }
         }
         (SearchVectors::Binary(qs), DataType::BinaryVector) => {
-            for q in qs {
-                if q.len() * 8 != dim {
-                    return Err(EngineError::invalid(format!(
-                        "the dimension of the search vector ({}) does not match the dimension of field {} ({dim})",
-                        q.len() * 8,
-                        field.name
-                    )));
-                }
+            if let Some(q) = qs.iter().find(|q| q.len() * 8 != dim) {
+                return Err(mismatch(q.len() * 8));
             }
         }
         (SearchVectors::Sparse(_), DataType::SparseFloatVector) => {}
         _ => {
             return Err(EngineError::invalid(format!(
-                "the type of the search vectors does not match the type of field {} ({:?})",
-                field.name, field.data_type
+                "the type of the search vectors does not match the type of field {} ({})",
+                field.name,
+                field.data_type.milvus_name()
             )))
         }
     }
     if let (Some(r), Some(f)) = (s.radius, s.range_filter) {
         let closer_larger = target.metric.larger_is_closer();
+        let m = target.metric.name();
         if closer_larger && f <= r {
             return Err(EngineError::invalid(format!(
-                "range_filter must be greater than radius for IP/COSINE, range_filter:{f}, radius:{r}"
+                "metric type ({m}), range_filter({f}) must be greater than radius({r})"
             )));
         }
         if !closer_larger && f >= r {
             return Err(EngineError::invalid(format!(
-                "range_filter must be less than radius for L2/HAMMING/JACCARD, range_filter:{f}, radius:{r}"
+                "metric type ({m}), range_filter({f}) must be less than radius({r})"
             )));
         }
     }
     Ok(())
 }
 
+/// Milvus `quotaAndLimits.limits.maxGroupSize`.
+const MAX_GROUP_SIZE: usize = 10;
+
 /// The group-by field: a scalar (bool, integer or varchar) field of the schema.
 fn group_field<'a>(meta: &'a CollectionMeta, name: &str) -> Result<&'a rivus_schema::FieldSchema> {
-    let f = meta.schema.field(name).ok_or_else(|| {
-        EngineError::invalid(format!("failed to get field schema by name: fieldName({name}) not found"))
-    })?;
+    let f = meta
+        .schema
+        .field(name)
+        .ok_or_else(|| EngineError::GroupByFieldNotFound {
+            field: name.to_string(),
+        })?;
     match f.data_type {
         DataType::Bool
         | DataType::Int8
@@ -724,9 +984,32 @@ fn group_field<'a>(meta: &'a CollectionMeta, name: &str) -> Result<&'a rivus_sch
         | DataType::Int32
         | DataType::Int64
         | DataType::VarChar => Ok(f),
-        other => Err(EngineError::invalid(format!(
-            "unsupported data type {other:?} for group by operator"
+        other => Err(EngineError::refused(format!(
+            "unsupported data type {} for group by operator",
+            segcore_name(other)
         ))),
+    }
+}
+
+/// The type's name as segcore's messages print it.
+fn segcore_name(t: DataType) -> &'static str {
+    match t {
+        DataType::Bool => "BOOL",
+        DataType::Int8 => "INT8",
+        DataType::Int16 => "INT16",
+        DataType::Int32 => "INT32",
+        DataType::Int64 => "INT64",
+        DataType::Float => "FLOAT",
+        DataType::Double => "DOUBLE",
+        DataType::VarChar => "VARCHAR",
+        DataType::Array => "ARRAY",
+        DataType::Json => "JSON",
+        DataType::BinaryVector => "VECTOR_BINARY",
+        DataType::FloatVector => "VECTOR_FLOAT",
+        DataType::Float16Vector => "VECTOR_FLOAT16",
+        DataType::BFloat16Vector => "VECTOR_BFLOAT16",
+        DataType::SparseFloatVector => "VECTOR_SPARSE_FLOAT",
+        DataType::Int8Vector => "VECTOR_INT8",
     }
 }
 
@@ -742,7 +1025,13 @@ fn group_value(chunk: &Chunk, field: &str, row: usize) -> Option<String> {
 /// Groups ranked hits: groups in order of their best hit, each with its best `size` hits;
 /// `offset` groups skipped, then `limit` groups returned (strict: only full groups, unless
 /// too few rows exist to fill them).
-fn group_hits(snap: &Snapshot, hits: Vec<Hit>, g: &GroupBy, limit: usize, offset: usize) -> Vec<Hit> {
+fn group_hits(
+    snap: &Snapshot,
+    hits: Vec<Hit>,
+    g: &GroupBy,
+    limit: usize,
+    offset: usize,
+) -> Vec<Hit> {
     let mut order: Vec<String> = Vec::new();
     let mut groups: std::collections::HashMap<String, Vec<Hit>> = std::collections::HashMap::new();
     let mut sorted = hits;
@@ -762,8 +1051,17 @@ fn group_hits(snap: &Snapshot, hits: Vec<Hit>, g: &GroupBy, limit: usize, offset
             entry.push(h);
         }
     }
-    let full: Vec<&String> = if g.strict && order.iter().filter(|v| groups.get(*v).is_some_and(|h| h.len() >= g.size)).count() >= offset + limit {
-        order.iter().filter(|v| groups.get(*v).is_some_and(|h| h.len() >= g.size)).collect()
+    let full: Vec<&String> = if g.strict
+        && order
+            .iter()
+            .filter(|v| groups.get(*v).is_some_and(|h| h.len() >= g.size))
+            .count()
+            >= offset + limit
+    {
+        order
+            .iter()
+            .filter(|v| groups.get(*v).is_some_and(|h| h.len() >= g.size))
+            .collect()
     } else {
         order.iter().collect()
     };
@@ -792,6 +1090,7 @@ fn ranked(
         radius: s.radius.map(|r| r as f32),
         range_filter: s.range_filter.map(|r| r as f32),
         larger_is_closer: target.metric.larger_is_closer(),
+        after_key: s.after.map(|a| target.metric.key(a)),
     };
     let field = target.field.name.as_str();
     let per_chunk: Vec<Vec<Vec<Hit>>> = snap
@@ -817,7 +1116,15 @@ fn ranked(
             if let Some(valid) = &column.valid {
                 allowed.and(valid);
             }
-            exact_chunk(c as u32, &scorer, &allowed, &s.vectors, target.metric, range, k)
+            exact_chunk(
+                c as u32,
+                &scorer,
+                &allowed,
+                &s.vectors,
+                target.metric,
+                range,
+                k,
+            )
         })
         .collect();
     let nq = s.vectors.len();

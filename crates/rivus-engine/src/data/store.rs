@@ -826,7 +826,10 @@ impl CollectionStore {
     /// and removes the files no longer named. Writers wait only while the WAL is switched and
     /// while memory is swapped to the new segment; readers never wait.
     pub fn checkpoint(&self) -> Result<()> {
-        let lock = self.checkpoint_lock.lock().map_err(|_| EngineError::Poisoned);
+        let lock = self
+            .checkpoint_lock
+            .lock()
+            .map_err(|_| EngineError::Poisoned);
         let result = lock.and_then(|_held| self.checkpoint_inner());
         self.checkpointing.store(false, Ordering::Release);
         if result.is_err() {
@@ -1011,7 +1014,8 @@ fn plan_checkpoint(manifest: &Manifest, chunks: &[Arc<Chunk>], cut: u64) -> Chec
     let mut growing = gathered > 0;
     for entry in manifest.segments.iter().rev() {
         let (live, total) = live_of(&mut chunks.iter().filter(|c| c.segment == Some(entry.id)));
-        let mostly_deleted = total > 0 && (total - live) as f64 >= total as f64 * REWRITE_DELETED_SHARE;
+        let mostly_deleted =
+            total > 0 && (total - live) as f64 >= total as f64 * REWRITE_DELETED_SHARE;
         if growing && live <= gathered {
             gathered += live;
             merge.push(entry.id);

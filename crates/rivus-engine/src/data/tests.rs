@@ -537,20 +537,33 @@ fn flushes_seal_segments_that_merge_by_size_and_keep_their_deletes() {
         engine.insert("default", "c", rows(&batch_rows)).unwrap();
         engine.flush("default", "c").unwrap();
         let segments = store_files(dir.path(), ".seg").len();
-        assert!(segments <= 8, "{segments} segments after {} flushes", batch + 1);
+        assert!(
+            segments <= 8,
+            "{segments} segments after {} flushes",
+            batch + 1
+        );
     }
     assert_eq!(contents(&engine), want);
     // A few deletes of sealed rows: kept in a delete file, not by rewriting the segment.
     let segments_before = store_files(dir.path(), ".seg");
     engine
-        .delete("default", "c", None, "id in [0, 11, 222]", &Templates::new())
+        .delete(
+            "default",
+            "c",
+            None,
+            "id in [0, 11, 222]",
+            &Templates::new(),
+        )
         .unwrap();
     for k in [0, 11, 222] {
         want.remove(&k);
     }
     engine.flush("default", "c").unwrap();
     assert_eq!(store_files(dir.path(), ".seg"), segments_before);
-    assert!(!store_files(dir.path(), ".del-").is_empty(), "a delete file");
+    assert!(
+        !store_files(dir.path(), ".del-").is_empty(),
+        "a delete file"
+    );
     drop(engine);
     let engine = Engine::open(config(dir.path(), u64::MAX)).unwrap();
     assert_eq!(contents(&engine), want);

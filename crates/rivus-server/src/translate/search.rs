@@ -9,7 +9,9 @@ use milvus::proto::milvus::search_request::SearchInput;
 use milvus::proto::milvus::SearchRequest;
 use milvus::proto::schema as pb;
 use prost::Message;
-use rivus_engine::{EngineError, GroupBy, Keys, Search, SearchOutput, SearchVectors};
+use rivus_engine::{
+    EngineError, GroupBy, HybridSearch, Keys, Ranker, Search, SearchOutput, SearchVectors,
+};
 use rivus_schema::CollectionSchema;
 
 use super::data;
@@ -23,15 +25,26 @@ fn parse_int(key: &str, value: &str) -> Result<i64, EngineError> {
         .trim()
         .trim_matches('"')
         .parse::<i64>()
-        .map_err(|_| invalid(format!("{key} [{value}] is invalid")))
+        .map_err(|_| EngineError::refused(format!("{key} [{value}] is invalid")))
 }
 
 fn parse_bool(value: &str) -> bool {
     value.trim().trim_matches('"').eq_ignore_ascii_case("true")
 }
 
+/// A search iterator's page request (pymilvus's search iterator v2): the server keeps no
+/// state; each page is the hits strictly beyond the last page's final score.
+#[derive(Debug, Clone, Default)]
+pub struct IteratorPage {
+    pub token: String,
+}
+
 /// The `search_params` pairs as a search (without vectors yet).
-fn apply_params(s: &mut Search, params: &[KeyValuePair]) -> Result<(), EngineError> {
+fn apply_params(
+    s: &mut Search,
+    params: &[KeyValuePair],
+    iterator: &mut Option<IteratorPage>,
+) -> Result<(), EngineError> {
     let mut group_size: Option<i64> = None;
     let mut strict = false;
     let mut group_field: Option<String> = None;
@@ -42,7 +55,7 @@ fn apply_params(s: &mut Search, params: &[KeyValuePair]) -> Result<(), EngineErr
             "topk" | "limit" => {
                 let v = parse_int("topk", value)?;
                 if v <= 0 {
-                    return Err(invalid(format!(
+                    return Err(EngineError::refused(format!(
                         "topk [{v}] is invalid, it should be in range [1, {}], but got {v}",
                         rivus_engine::data::MAX_TOPK
                     )));
@@ -52,7 +65,7 @@ fn apply_params(s: &mut Search, params: &[KeyValuePair]) -> Result<(), EngineErr
             "offset" => {
                 let v = parse_int("offset", value)?;
                 if v < 0 {
-                    return Err(invalid(format!(
+                    return Err(EngineError::refused(format!(
                         "offset [{v}] is invalid, it should be in range [1, {}], but got {v}",
                         rivus_engine::data::MAX_TOPK
                     )));
@@ -75,11 +88,29 @@ fn apply_params(s: &mut Search, params: &[KeyValuePair]) -> Result<(), EngineErr
             "group_size" => group_size = Some(parse_int("group_size", value)?),
             "strict_group_size" => strict = parse_bool(value),
             "params" => apply_json_params(s, value)?,
-            "iterator" | "search_iter_v2" | "search_iter_batch_size" | "search_iter_last_bound"
-            | "search_iter_id" => {
-                return Err(EngineError::refused(
-                    "search_iterator is not supported by rivus yet",
-                ));
+            "iterator" => {}
+            "search_iter_v2" => {
+                if parse_bool(value) {
+                    iterator.get_or_insert_with(IteratorPage::default);
+                }
+            }
+            "search_iter_batch_size" => {
+                let v = parse_int("search_iter_batch_size", value)?;
+                if v <= 0 {
+                    return Err(invalid(format!(
+                        "batch size [{v}] is invalid, it should be positive"
+                    )));
+                }
+            }
+            "search_iter_last_bound" => {
+                let v: f32 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(format!("search_iter_last_bound [{value}] is invalid")))?;
+                s.after = Some(v);
+            }
+            "search_iter_id" => {
+                iterator.get_or_insert_with(IteratorPage::default).token = value.trim().to_string();
             }
             // Consistency and growing-segment hints: every search sees every acknowledged
             // write, which satisfies all of them.
@@ -98,7 +129,7 @@ fn apply_params(s: &mut Search, params: &[KeyValuePair]) -> Result<(), EngineErr
         let size = group_size.unwrap_or(1);
         if size <= 0 {
             return Err(invalid(format!(
-                "group_size [{size}] is invalid, it should be positive"
+                "input group size:{size} is negative, failed to do search_groupby"
             )));
         }
         s.group_by = Some(GroupBy {
@@ -123,7 +154,9 @@ fn apply_json_params(s: &mut Search, json: &str) -> Result<(), EngineError> {
     };
     let number = |key: &str, v: &serde_json::Value| -> Result<f64, EngineError> {
         match v {
-            serde_json::Value::Number(n) => n.as_f64().ok_or_else(|| invalid(format!("{key} is invalid"))),
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| invalid(format!("{key} is invalid"))),
             serde_json::Value::String(t) => t
                 .trim()
                 .parse::<f64>()
@@ -151,10 +184,23 @@ fn apply_json_params(s: &mut Search, json: &str) -> Result<(), EngineError> {
             }
             // Search-time knobs of index types rivus serves exactly (FLAT) or of Milvus's
             // other index types: they cannot change an exact answer.
-            "nprobe" | "max_empty_result_buckets" | "drop_ratio_search" | "search_list"
-            | "itopk_size" | "level" | "offset" | "limit" | "round_decimal" | "ignore_growing"
-            | "group_by_field" | "group_size" | "strict_group_size" | "anns_field" | "topk"
-            | "hints" | "page_retain_order" => {}
+            "nprobe"
+            | "max_empty_result_buckets"
+            | "drop_ratio_search"
+            | "search_list"
+            | "itopk_size"
+            | "level"
+            | "offset"
+            | "limit"
+            | "round_decimal"
+            | "ignore_growing"
+            | "group_by_field"
+            | "group_size"
+            | "strict_group_size"
+            | "anns_field"
+            | "topk"
+            | "hints"
+            | "page_retain_order" => {}
             other => {
                 return Err(EngineError::refused(format!(
                     "search parameter {other} is not supported by rivus yet"
@@ -254,8 +300,8 @@ fn vectors_from(bytes: &[u8]) -> Result<SearchVectors, EngineError> {
     })
 }
 
-/// A Milvus search request as an engine search.
-pub fn search_from(r: &SearchRequest) -> Result<Search, EngineError> {
+/// A Milvus search request as an engine search (and the iterator page it asks for, if any).
+pub fn search_from(r: &SearchRequest) -> Result<(Search, Option<IteratorPage>), EngineError> {
     let vectors = match &r.search_input {
         Some(SearchInput::PlaceholderGroup(bytes)) => vectors_from(bytes)?,
         Some(SearchInput::Ids(_)) => {
@@ -266,9 +312,29 @@ pub fn search_from(r: &SearchRequest) -> Result<Search, EngineError> {
         None => return Err(invalid("the search request has no vectors")),
     };
     let mut s = Search::new(String::new(), vectors, 0);
-    apply_params(&mut s, &r.search_params)?;
+    let mut iterator = None;
+    apply_params(&mut s, &r.search_params, &mut iterator)?;
+    if let Some(page) = &mut iterator {
+        if s.vectors.len() != 1 {
+            return Err(invalid("search iterator only supports one query vector"));
+        }
+        if s.group_by.is_some() || s.offset > 0 {
+            return Err(invalid(
+                "search iterator does not support group_by or offset",
+            ));
+        }
+        if page.token.is_empty() {
+            page.token = format!(
+                "rivus-{:x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(1)
+            );
+        }
+    }
     if s.limit == 0 {
-        return Err(invalid("topk not found in search_params"));
+        return Err(EngineError::refused("topk is required"));
     }
     if r.function_score.is_some() || !r.function_chains.is_empty() {
         return Err(EngineError::refused(
@@ -284,7 +350,104 @@ pub fn search_from(r: &SearchRequest) -> Result<Search, EngineError> {
     s.templates = data::templates_from(r.expr_template_values.clone())?;
     s.output_fields = r.output_fields.clone();
     s.partitions = r.partition_names.clone();
-    Ok(s)
+    Ok((s, iterator))
+}
+
+/// A Milvus hybrid search request: its searches and `rank_params`.
+pub fn hybrid_from(
+    r: &milvus::proto::milvus::HybridSearchRequest,
+) -> Result<HybridSearch, EngineError> {
+    if r.function_score.is_some() {
+        return Err(EngineError::refused(
+            "function rankers are not supported by rivus yet; use RRFRanker or WeightedRanker",
+        ));
+    }
+    let mut searches = Vec::with_capacity(r.requests.len());
+    for sub in &r.requests {
+        let (s, iterator) = search_from(sub)?;
+        if iterator.is_some() {
+            return Err(invalid("hybrid search does not support iterators"));
+        }
+        searches.push(s);
+    }
+    let mut strategy = String::from("rrf");
+    let mut params = serde_json::Value::Null;
+    let mut limit: Option<i64> = None;
+    let mut offset = 0i64;
+    let mut round_decimal = -1i64;
+    for kv in &r.rank_params {
+        let value = kv.value.as_str();
+        match kv.key.as_str() {
+            "strategy" => strategy = value.trim().trim_matches('"').to_ascii_lowercase(),
+            "params" => {
+                params = serde_json::from_str(value)
+                    .map_err(|e| invalid(format!("rank params are not valid JSON: {e}")))?
+            }
+            "limit" => limit = Some(parse_int("limit", value)?),
+            "offset" => offset = parse_int("offset", value)?,
+            "round_decimal" => round_decimal = parse_int("round_decimal", value)?,
+            "group_by_field" | "group_size" | "strict_group_size" | "rank_group_scorer" => {
+                return Err(EngineError::refused(
+                    "group_by in hybrid search is not supported by rivus yet",
+                ))
+            }
+            _ => {}
+        }
+    }
+    let ranker = match strategy.as_str() {
+        "rrf" => {
+            let k = params.get("k").and_then(|v| v.as_f64()).unwrap_or(60.0);
+            if !(k > 0.0 && k < 16384.0) {
+                return Err(invalid(format!(
+                    "The rank params k should be in range (0, 16384), but got {k}"
+                )));
+            }
+            Ranker::Rrf { k }
+        }
+        "weighted" => {
+            let weights: Vec<f64> = params
+                .get("weights")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|w| w.as_f64()).collect())
+                .unwrap_or_default();
+            for w in &weights {
+                if !(0.0..=1.0).contains(w) {
+                    return Err(invalid(format!(
+                        "rank param weight should be in range [0, 1], but got {w}"
+                    )));
+                }
+            }
+            let normalize = params
+                .get("norm_score")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            Ranker::Weighted { weights, normalize }
+        }
+        other => {
+            return Err(invalid(format!("unsupported rank type {other}")));
+        }
+    };
+    let limit = limit.ok_or_else(|| invalid("limit not found in rank_params"))?;
+    if limit <= 0 || offset < 0 {
+        return Err(invalid(format!(
+            "topk [{limit}] is invalid, it should be in range [1, {}], but got {limit}",
+            rivus_engine::data::MAX_TOPK
+        )));
+    }
+    if !(-1..=6).contains(&round_decimal) {
+        return Err(invalid(format!(
+            "round_decimal {round_decimal} is invalid, should be -1 or an integer in range [0, 6]"
+        )));
+    }
+    Ok(HybridSearch {
+        searches,
+        ranker,
+        limit: limit as usize,
+        offset: offset as usize,
+        round_decimal,
+        output_fields: r.output_fields.clone(),
+        partitions: r.partition_names.clone(),
+    })
 }
 
 /// The engine's answer as Milvus's `SearchResultData`.
@@ -307,7 +470,11 @@ pub fn results_to(
         .collect();
     for f in requested {
         let f = f.trim();
-        if f != "*" && !f.is_empty() && schema.field(f).is_none() && !output_fields.iter().any(|o| o == f) {
+        if f != "*"
+            && !f.is_empty()
+            && schema.field(f).is_none()
+            && !output_fields.iter().any(|o| o == f)
+        {
             output_fields.push(f.to_string());
         }
     }
@@ -326,7 +493,9 @@ pub fn results_to(
             .map(|(name, col)| data::field_from_column(schema, name, col))
             .collect(),
         scores: out.scores.clone(),
-        ids: Some(pb::IDs { id_field: Some(ids) }),
+        ids: Some(pb::IDs {
+            id_field: Some(ids),
+        }),
         topks: out.topks.iter().map(|k| *k as i64).collect(),
         output_fields,
         group_by_field_value: out
