@@ -278,8 +278,8 @@ impl Engine {
                     created_ts,
                 });
                 Ok(true)
-            })
-            .map(|_| ())
+            })?;
+        self.refresh_indexes(db, collection)
     }
 
     /// The indexes of a collection (alias accepted), optionally only the one named
@@ -340,6 +340,7 @@ impl Engine {
                 !name_matches
             });
             Ok(())
-        })
+        })?;
+        self.refresh_indexes(db, collection)
     }
 }

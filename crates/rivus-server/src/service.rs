@@ -993,29 +993,34 @@ impl MilvusService for RivusService {
         } = request.into_inner();
         let result = self
             .run("DescribeIndex", &db.clone(), move |e| {
-                let rows = e.collection_row_count(&db, &collection_name)?;
-                Ok((
-                    e.describe_index(&db, &collection_name, &index_name, &field_name)?,
-                    rows,
-                ))
+                let indexes = e.describe_index(&db, &collection_name, &index_name, &field_name)?;
+                let mut out = Vec::with_capacity(indexes.len());
+                for i in indexes {
+                    let progress = e.index_progress(&db, &collection_name, i.id)?;
+                    out.push((i, progress));
+                }
+                Ok(out)
             })
             .await;
         reply(
             result,
-            |(indexes, rows)| DescribeIndexResponse {
+            |indexes| DescribeIndexResponse {
                 status: Some(status::ok()),
                 index_descriptions: indexes
                     .iter()
-                    .map(|i| IndexDescription {
+                    .map(|(i, (total, indexed))| IndexDescription {
                         index_name: i.index_name.clone(),
                         index_id: i.id,
                         params: properties_to(&i.params),
                         field_name: i.field_name.clone(),
-                        // With no rows stored there is nothing to build: the index is complete.
-                        indexed_rows: rows as i64,
-                        total_rows: rows as i64,
-                        pending_index_rows: 0,
-                        state: IndexState::Finished as i32,
+                        indexed_rows: *indexed as i64,
+                        total_rows: *total as i64,
+                        pending_index_rows: total.saturating_sub(*indexed) as i64,
+                        state: if indexed >= total {
+                            IndexState::Finished as i32
+                        } else {
+                            IndexState::InProgress as i32
+                        },
                         index_state_fail_reason: String::new(),
                         ..Default::default()
                     })

@@ -236,9 +236,38 @@ impl BlockFile {
             .get(b.offset as usize..(b.offset + b.len) as usize)
     }
 
+    /// Block `name` as an owning handle on the mapping (for structures read in place, such
+    /// as an index graph, that outlive the borrow of this file).
+    pub fn shared_block(&self, name: &str) -> Option<SharedBlock> {
+        let b = self.blocks.iter().find(|b| b.name == name)?;
+        let start = b.offset as usize;
+        let end = start.checked_add(b.len as usize)?;
+        self.bytes.get(start..end)?;
+        Some(SharedBlock {
+            bytes: self.bytes.clone(),
+            start,
+            end,
+        })
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// One block of a [`BlockFile`], keeping the mapping alive. Blocks start at multiples of 64
+/// bytes in the file, so their words are aligned as in memory.
+#[derive(Debug, Clone)]
+pub struct SharedBlock {
+    bytes: FileBytes,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for SharedBlock {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.get(self.start..self.end).unwrap_or_default()
     }
 }
 

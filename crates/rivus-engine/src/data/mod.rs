@@ -7,6 +7,7 @@
 mod search;
 pub mod store;
 mod validate;
+mod vindex;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,10 @@ impl Stores {
                 if let Err(e) = store.checkpoint() {
                     tracing::error!(error = %e, "checkpoint failed; the collection refuses writes until restart");
                 }
+                // The new segment's indexes are built on this thread.
+                if store.claim_indexing() {
+                    store.build_indexes();
+                }
             });
         match (spawned, self.background.lock()) {
             (Ok(handle), Ok(mut list)) => {
@@ -61,10 +66,36 @@ impl Stores {
     }
 }
 
+impl Stores {
+    /// Builds `store`'s missing vector indexes on a background thread (unless one runs).
+    fn schedule_indexing(&self, store: &Arc<CollectionStore>) {
+        if !store.claim_indexing() {
+            return;
+        }
+        let store = store.clone();
+        let spawned = std::thread::Builder::new()
+            .name("rivus-index".into())
+            .spawn(move || store.build_indexes());
+        match (spawned, self.background.lock()) {
+            (Ok(handle), Ok(mut list)) => {
+                list.retain(|h| !h.is_finished());
+                list.push(handle);
+            }
+            (Err(e), _) => tracing::error!(error = %e, "cannot start an index build thread"),
+            (Ok(_), Err(_)) => {}
+        }
+    }
+}
+
 impl Drop for Stores {
     /// Waits for running checkpoints, so the data directory's lock (dropped after this) is
     /// never released while one still writes files.
     fn drop(&mut self) {
+        if let Ok(open) = self.open.get_mut() {
+            for store in open.values() {
+                store.stopping.store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
         if let Ok(list) = self.background.get_mut() {
             for handle in list.drain(..) {
                 let _ = handle.join();
@@ -150,7 +181,10 @@ impl Engine {
             .lock()
             .map_err(|_| EngineError::Poisoned)?;
         if let Some(s) = open.get(&meta.id) {
-            return Ok(s.clone());
+            let s = s.clone();
+            drop(open);
+            self.sync_index_specs(meta, &s);
+            return Ok(s);
         }
         let dir = self
             .config()
@@ -164,7 +198,38 @@ impl Engine {
         )?);
         self.observe_timestamp(store.last_seq());
         open.insert(meta.id, store.clone());
+        drop(open);
+        self.sync_index_specs(meta, &store);
         Ok(store)
+    }
+
+    /// Tells the store which vector indexes the catalog declares; builds what changed.
+    fn sync_index_specs(&self, meta: &CollectionMeta, store: &Arc<CollectionStore>) {
+        let specs: Vec<vindex::IndexSpec> = meta
+            .indexes
+            .iter()
+            .filter_map(|i| {
+                let field = meta.schema.field(&i.field_name)?;
+                vindex::IndexSpec::of(i, field.data_type)
+            })
+            .collect();
+        if store.set_index_specs(specs) {
+            self.inner.stores.schedule_indexing(store);
+        }
+    }
+
+    /// Re-reads a collection's declared indexes (after create_index/drop_index).
+    pub(crate) fn refresh_indexes(&self, db: &str, collection: &str) -> Result<()> {
+        let meta = self.collection_meta(db, collection)?;
+        self.store(&meta).map(|_| ())
+    }
+
+    /// Build progress of index `index_id`: (rows in sealed segments, rows indexed). Rows
+    /// not sealed yet (no flush or checkpoint since they were written) are not counted, as
+    /// Milvus counts only flushed segments.
+    pub fn index_progress(&self, db: &str, collection: &str, index_id: i64) -> Result<(u64, u64)> {
+        let meta = self.collection_meta(db, collection)?;
+        Ok(self.store(&meta)?.index_progress(index_id))
     }
 
     /// Removes a dropped collection's rows.
@@ -598,7 +663,10 @@ impl Engine {
     /// Makes every acknowledged write of the collection durable on disk and checkpoints it.
     pub fn flush(&self, db: &str, collection: &str) -> Result<()> {
         let meta = self.collection_meta(db, collection)?;
-        self.store(&meta)?.flush()
+        let store = self.store(&meta)?;
+        store.flush()?;
+        self.inner.stores.schedule_indexing(&store);
+        Ok(())
     }
 
     /// Live rows of the collection (deletes subtracted).

@@ -283,7 +283,7 @@ fn f32_kernel(metric: Metric) -> fn(&[f32], &[f32]) -> f32 {
 }
 
 /// A FLOAT16/BFLOAT16/INT8 row as f32 values.
-fn widen(data_type: DataType, bytes: &[u8], out: &mut Vec<f32>) {
+pub(super) fn widen(data_type: DataType, bytes: &[u8], out: &mut Vec<f32>) {
     out.clear();
     match data_type {
         DataType::Float16Vector => out.extend(
@@ -380,6 +380,62 @@ impl Range {
     fn is_set(&self) -> bool {
         self.radius.is_some() || self.range_filter.is_some() || self.after_key.is_some()
     }
+}
+
+/// HNSW ef when the request gives none: at least the page asked for.
+const DEFAULT_EF: usize = 64;
+
+/// Top-`k` of one sealed chunk through its index, for every query.
+#[allow(clippy::too_many_arguments)]
+fn index_chunk(
+    chunk_no: u32,
+    chunk: &Chunk,
+    field: &str,
+    index: &super::vindex::ChunkIndex,
+    allowed: Option<&Bitmap>,
+    queries: &[Vec<f32>],
+    s: &Search,
+    metric: Metric,
+    k: usize,
+) -> Vec<Vec<Hit>> {
+    let rows = match &index.widened {
+        Some(w) => Some(super::vindex::Rows::Borrowed(w, index.graph.dim())),
+        None => super::vindex::dense_rows(chunk, field),
+    };
+    let Some(rows) = rows else {
+        return vec![Vec::new(); queries.len()];
+    };
+    let Ok(source) = rivus_index::DenseVectors::new(rows.floats(), rows.dim()) else {
+        return vec![Vec::new(); queries.len()];
+    };
+    let mut opts = rivus_index::SearchOptions::new(k);
+    if let Some(a) = allowed {
+        opts = opts.with_filter(a);
+    }
+    if let Some(radius) = s.radius {
+        opts = opts.with_range(rivus_index::RangeSearch {
+            radius: radius as f32,
+            range_filter: s.range_filter.map(|f| f as f32),
+        });
+    }
+    let ef = s.ef.unwrap_or(DEFAULT_EF).max(k);
+    queries
+        .iter()
+        .map(|q| match index.graph.search(&source, q, &opts, ef) {
+            Ok(hits) => hits
+                .into_iter()
+                .map(|h| Hit {
+                    key: metric.key(h.score),
+                    chunk: chunk_no,
+                    row: h.row,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "index search failed");
+                Vec::new()
+            }
+        })
+        .collect()
 }
 
 /// Exact top-`k` of one chunk's `allowed` rows for every query (one heap per query).
@@ -479,6 +535,8 @@ impl VectorWidth {
 struct Target<'a> {
     field: &'a rivus_schema::FieldSchema,
     metric: Metric,
+    /// The field's index (its id), when it has one.
+    index_id: Option<i64>,
 }
 
 /// How hybrid search fuses its searches' hits.
@@ -845,7 +903,11 @@ fn search_target<'a>(meta: &'a CollectionMeta, s: &Search) -> Result<Target<'a>>
             "metric type {metric_name} is not supported for search by rivus"
         ))
     })?;
-    Ok(Target { field, metric })
+    Ok(Target {
+        field,
+        metric,
+        index_id: index.map(|i| i.id),
+    })
 }
 
 fn check_request(meta: &CollectionMeta, s: &Search, target: &Target<'_>) -> Result<()> {
@@ -1099,13 +1161,35 @@ fn ranked(
         .enumerate()
         .filter(|(_, chunk)| partitions.is_none_or(|p| p.contains(&chunk.partition)))
         .map(|(c, chunk)| {
-            let mut allowed = chunk.visible(snap.at);
-            if let Some(p) = predicate {
-                allowed.and(&rivus_expr::evaluate(p, &chunk.batch));
-            }
-            if allowed.count_ones() == 0 {
+            let built = target
+                .index_id
+                .filter(|_| s.group_by.is_none() && s.after.is_none())
+                .and_then(|id| chunk.index(id));
+            let everything = predicate.is_none() && chunk.all_visible(snap.at);
+            let allowed = (!everything).then(|| {
+                let mut allowed = chunk.visible(snap.at);
+                if let Some(p) = predicate {
+                    allowed.and(&rivus_expr::evaluate(p, &chunk.batch));
+                }
+                allowed
+            });
+            if allowed.as_ref().is_some_and(|a| a.count_ones() == 0) {
                 return Vec::new();
             }
+            if let (Some(index), SearchVectors::Float(queries)) = (built, &s.vectors) {
+                return index_chunk(
+                    c as u32,
+                    chunk,
+                    field,
+                    &index,
+                    allowed.as_ref(),
+                    queries,
+                    s,
+                    target.metric,
+                    k,
+                );
+            }
+            let allowed = allowed.unwrap_or_else(|| Bitmap::ones(chunk.len()));
             let Some(column) = chunk.batch.column(field) else {
                 return Vec::new();
             };

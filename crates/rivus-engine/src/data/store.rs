@@ -25,6 +25,7 @@ use rivus_storage::{
     sync_dir, BlockFile, BlockFileWriter, ChecksummedFile, StorageError, SyncPolicy, Wal,
 };
 
+use super::vindex::{index_path, parse_index_name, Built, ChunkIndex, IndexSpec};
 use crate::{EngineError, Result};
 
 /// A primary key value.
@@ -48,11 +49,18 @@ pub struct Chunk {
     pub pks: Vec<Pk>,
     pub seqs: Vec<u64>,
     deleted: Vec<AtomicU64>,
+    /// The newest insert sequence of its rows.
+    max_seq: u64,
+    /// How many of its rows are deleted.
+    deletes: AtomicU64,
+    /// Vector indexes built over this (sealed) chunk.
+    pub indexes: RwLock<Vec<Built>>,
 }
 
 impl Chunk {
     fn new(partition: i64, batch: ChunkColumns, pks: Vec<Pk>, seqs: Vec<u64>) -> Chunk {
         let deleted = (0..pks.len()).map(|_| AtomicU64::new(ALIVE)).collect();
+        let max_seq = seqs.iter().copied().max().unwrap_or(0);
         Chunk {
             partition,
             segment: None,
@@ -60,6 +68,9 @@ impl Chunk {
             pks,
             seqs,
             deleted,
+            max_seq,
+            deletes: AtomicU64::new(0),
+            indexes: RwLock::new(Vec::new()),
         }
     }
 
@@ -79,6 +90,21 @@ impl Chunk {
                 .is_some_and(|d| d.load(Ordering::Relaxed) > at)
     }
 
+    /// Whether every row is visible at snapshot `at` (no filter needed).
+    pub fn all_visible(&self, at: u64) -> bool {
+        self.max_seq <= at && self.deletes.load(Ordering::Acquire) == 0
+    }
+
+    /// The built index `index_id`, if any.
+    pub fn index(&self, index_id: i64) -> Option<Built> {
+        self.indexes
+            .read()
+            .ok()?
+            .iter()
+            .find(|i| i.index_id == index_id)
+            .cloned()
+    }
+
     pub fn len(&self) -> usize {
         self.pks.len()
     }
@@ -89,7 +115,9 @@ impl Chunk {
 
     fn delete(&self, row: usize, seq: u64) {
         if let Some(d) = self.deleted.get(row) {
-            d.fetch_min(seq, Ordering::Relaxed);
+            if d.fetch_min(seq, Ordering::Relaxed) == ALIVE {
+                self.deletes.fetch_add(1, Ordering::Release);
+            }
         }
     }
 
@@ -435,6 +463,13 @@ pub struct CollectionStore {
     checkpointing: AtomicBool,
     /// Serializes checkpoints (background ones and those `flush` runs).
     checkpoint_lock: Mutex<()>,
+    /// The vector indexes the collection declares.
+    specs: RwLock<Vec<IndexSpec>>,
+    /// An index build pass is running; `index_again` asks it to run once more.
+    indexing: AtomicBool,
+    index_again: AtomicBool,
+    /// The engine is shutting down: builds stop between chunks.
+    pub stopping: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -578,6 +613,8 @@ fn remove_leftovers(dir: &Path, manifest: &Manifest) {
         let parse = |t: &str| t.parse::<u64>().ok();
         let garbage = if name.ends_with(".tmp") {
             true
+        } else if let Some((segment, _)) = parse_index_name(&name) {
+            !keep_segment(segment)
         } else if let Some(rest) = name.strip_prefix("segment-") {
             match rest.split_once(".del-") {
                 Some((id, g)) => match (parse(id), parse(g)) {
@@ -680,6 +717,10 @@ impl CollectionStore {
             checkpoint_bytes,
             checkpointing: AtomicBool::new(false),
             checkpoint_lock: Mutex::new(()),
+            specs: RwLock::new(Vec::new()),
+            indexing: AtomicBool::new(false),
+            index_again: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -976,6 +1017,130 @@ impl CollectionStore {
         drop(guard);
         tracing::debug!(dir = %self.dir.display(), generation, merged = ?plan.merge, "checkpoint written");
         Ok(())
+    }
+
+    /// Sets the vector indexes the collection declares; true when they changed.
+    pub fn set_index_specs(&self, specs: Vec<IndexSpec>) -> bool {
+        let Ok(mut current) = self.specs.write() else {
+            return false;
+        };
+        if *current == specs {
+            return false;
+        }
+        *current = specs;
+        true
+    }
+
+    /// The declared vector index `index_id`.
+    pub fn index_spec(&self, index_id: i64) -> Option<IndexSpec> {
+        self.specs
+            .read()
+            .ok()?
+            .iter()
+            .find(|s| s.index_id == index_id)
+            .cloned()
+    }
+
+    /// Claims the right to run index passes (false when one is running: it is asked to run
+    /// again instead). The caller then calls [`build_indexes`](Self::build_indexes).
+    pub fn claim_indexing(&self) -> bool {
+        self.index_again.store(true, Ordering::Release);
+        !self.indexing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Builds (or loads from their files) the missing indexes of every sealed chunk, until a
+    /// pass finds nothing asked for meanwhile; then releases the claim.
+    pub fn build_indexes(&self) {
+        loop {
+            self.index_again.store(false, Ordering::Release);
+            if let Err(e) = self.index_pass() {
+                tracing::error!(dir = %self.dir.display(), error = %e, "index build failed");
+            }
+            self.indexing.store(false, Ordering::Release);
+            // Asked again while running (and nobody else took over): one more pass.
+            if !self.index_again.load(Ordering::Acquire)
+                || self.stopping.load(Ordering::Acquire)
+                || self.indexing.swap(true, Ordering::AcqRel)
+            {
+                return;
+            }
+        }
+    }
+
+    fn index_pass(&self) -> Result<()> {
+        let specs: Vec<IndexSpec> = self
+            .specs
+            .read()
+            .map_err(|_| EngineError::Poisoned)?
+            .clone();
+        let snap = self.snapshot();
+        let mut ordinal: HashMap<u64, usize> = HashMap::new();
+        for chunk in snap.chunks.iter() {
+            let Some(segment) = chunk.segment else {
+                continue;
+            };
+            let ord = {
+                let n = ordinal.entry(segment).or_insert(0);
+                *n += 1;
+                *n - 1
+            };
+            if let Ok(mut built) = chunk.indexes.write() {
+                built.retain(|b| specs.iter().any(|s| s.index_id == b.index_id));
+            }
+            for spec in specs.iter().filter(|s| s.needs_build()) {
+                if chunk.index(spec.index_id).is_some() {
+                    continue;
+                }
+                if self.stopping.load(Ordering::Acquire) || self.poisoned.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                let path = index_path(&self.dir, segment, ord, spec.index_id);
+                let index = match ChunkIndex::load(&path, chunk, spec) {
+                    Some(index) => index,
+                    None => {
+                        let Some(index) = ChunkIndex::build(chunk, spec)? else {
+                            continue;
+                        };
+                        if let Err(e) = index.save(&path) {
+                            // The index still serves from memory; the file is only a cache.
+                            tracing::warn!(file = %path.display(), error = %e, "cannot save an index file");
+                        }
+                        index
+                    }
+                };
+                if let Ok(mut built) = chunk.indexes.write() {
+                    built.push(Arc::new(index));
+                }
+            }
+        }
+        // Files of indexes no longer declared.
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for e in entries.filter_map(|e| e.ok()) {
+                let name = e.file_name().to_string_lossy().to_string();
+                if let Some((_, id)) = parse_index_name(&name) {
+                    if !specs.iter().any(|s| s.index_id == id) {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows in sealed chunks, and those of them the index `index_id` covers (all of them for
+    /// an index with nothing to build).
+    pub fn index_progress(&self, index_id: i64) -> (u64, u64) {
+        let snap = self.snapshot();
+        let builds = self.index_spec(index_id).is_some_and(|s| s.needs_build());
+        let mut total = 0u64;
+        let mut indexed = 0u64;
+        for chunk in snap.chunks.iter().filter(|c| c.segment.is_some()) {
+            total += chunk.len() as u64;
+            if !builds || chunk.index(index_id).is_some() {
+                indexed += chunk.len() as u64;
+            }
+        }
+        (total, indexed)
     }
 
     /// Removes the store's files (the collection was dropped).
