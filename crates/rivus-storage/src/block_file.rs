@@ -271,6 +271,19 @@ impl AsRef<[u8]> for SharedBlock {
     }
 }
 
+/// `bytes` as little-endian f32 values, in place: `None` when they are not 4-byte aligned,
+/// not a whole number of values, or the machine is big-endian (the caller decodes instead).
+pub fn f32s_in_place(bytes: &[u8]) -> Option<&[f32]> {
+    if cfg!(target_endian = "big") || bytes.len() % 4 != 0 {
+        return None;
+    }
+    // SAFETY: every bit pattern is a valid f32, `align_to` only yields the middle part at
+    // f32 alignment, and the slice keeps the borrow of `bytes`.
+    #[allow(unsafe_code)]
+    let (head, values, tail) = unsafe { bytes.align_to::<f32>() };
+    (head.is_empty() && tail.is_empty()).then_some(values)
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;

@@ -40,7 +40,7 @@ mod record_log;
 mod vfs;
 mod wal;
 
-pub use block_file::{BlockFile, BlockFileWriter, SharedBlock};
+pub use block_file::{f32s_in_place, BlockFile, BlockFileWriter, SharedBlock};
 pub use checksummed_file::ChecksummedFile;
 pub use crash_fs::{CrashFs, FsOp};
 pub use error::{Result, StorageError};

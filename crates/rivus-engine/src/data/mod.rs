@@ -93,7 +93,9 @@ impl Drop for Stores {
     fn drop(&mut self) {
         if let Ok(open) = self.open.get_mut() {
             for store in open.values() {
-                store.stopping.store(true, std::sync::atomic::Ordering::Release);
+                store
+                    .stopping
+                    .store(true, std::sync::atomic::Ordering::Release);
             }
         }
         if let Ok(list) = self.background.get_mut() {

@@ -1190,6 +1190,25 @@ fn ranked(
                 );
             }
             let allowed = allowed.unwrap_or_else(|| Bitmap::ones(chunk.len()));
+            // FLOAT vectors are read in place (a sealed chunk's straight from its file).
+            if let (Some((data, dim)), SearchVectors::Float(_)) =
+                (chunk.batch.f32_values(field), &s.vectors)
+            {
+                let scorer = Scorer::F32 {
+                    data,
+                    dim,
+                    kernel: f32_kernel(target.metric),
+                };
+                return exact_chunk(
+                    c as u32,
+                    &scorer,
+                    &allowed,
+                    &s.vectors,
+                    target.metric,
+                    range,
+                    k,
+                );
+            }
             let Some(column) = chunk.batch.column(field) else {
                 return Vec::new();
             };

@@ -1307,6 +1307,42 @@ impl ChunkColumns {
     }
 }
 
+/// A raw FLOAT vector block as a column (copied: for outputs; searches read it in place).
+fn raw_f32_column(raw: &[u8], rows: usize) -> Option<Column> {
+    let floats: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let dim = floats.len().checked_div(rows).filter(|d| *d > 0)?;
+    let mut v = rivus_schema::VectorColumn::new(rivus_schema::DataType::FloatVector, dim)?;
+    v.floats = floats;
+    Some(Column {
+        data: ColumnData::Vector(v),
+        valid: None,
+    })
+}
+
+impl ChunkColumns {
+    /// A FLOAT vector field's values (`rows x dim`) and dim, read in place: from memory, or
+    /// straight from the mapped segment file.
+    pub fn f32_values(&self, field: &str) -> Option<(&[f32], usize)> {
+        if let ChunkColumns::Mapped(m) = self {
+            if let Some(raw) = m.file.block(&f32_block(m.chunk, field)) {
+                if let Some(values) = rivus_storage::f32s_in_place(raw) {
+                    let dim = values.len().checked_div(m.rows)?;
+                    return Some((values, dim));
+                }
+            }
+        }
+        match &self.column(field)?.data {
+            ColumnData::Vector(v) if v.data_type == rivus_schema::DataType::FloatVector => {
+                Some((&v.floats, v.dim))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl ColumnSource for ChunkColumns {
     fn num_rows(&self) -> usize {
         match self {
@@ -1323,6 +1359,9 @@ impl ColumnSource for ChunkColumns {
                 m.cells
                     .get(i)?
                     .get_or_init(|| {
+                        if let Some(raw) = m.file.block(&f32_block(m.chunk, field)) {
+                            return raw_f32_column(raw, m.rows);
+                        }
                         // The block's checksum was verified when the file was opened, so a
                         // decode failure here is a bug; it is logged and the column reads as
                         // missing rather than taking the server down.
@@ -1343,6 +1382,11 @@ impl ColumnSource for ChunkColumns {
 
 fn column_block(chunk: usize, field: &str) -> String {
     format!("c{chunk}.col.{field}")
+}
+
+/// A FLOAT vector column stored raw: `rows x dim` little-endian f32 values.
+fn f32_block(chunk: usize, field: &str) -> String {
+    format!("c{chunk}.f32.{field}")
 }
 
 /// Writes `chunks` as a segment block file at `path`: a `meta` block (chunk count, then per
@@ -1369,11 +1413,23 @@ fn write_segment(path: &Path, chunks: &[Chunk]) -> Result<()> {
         }
         file.add(&format!("c{i}.seqs"), &w.buf)?;
         for n in &names {
-            if let Some(col) = c.batch.column(n) {
-                let mut w = Writer::default();
-                encode_column(col, &mut w);
-                file.add(&column_block(i, n), &w.buf)?;
+            let Some(col) = c.batch.column(n) else {
+                continue;
+            };
+            // FLOAT vectors are stored raw so readers use them in place (no decode, no copy).
+            if let (ColumnData::Vector(v), None) = (&col.data, &col.valid) {
+                if v.data_type == rivus_schema::DataType::FloatVector {
+                    let mut raw = Vec::with_capacity(v.floats.len() * 4);
+                    for x in &v.floats {
+                        raw.extend_from_slice(&x.to_le_bytes());
+                    }
+                    file.add(&f32_block(i, n), &raw)?;
+                    continue;
+                }
             }
+            let mut w = Writer::default();
+            encode_column(col, &mut w);
+            file.add(&column_block(i, n), &w.buf)?;
         }
     }
     file.add("meta", &meta.buf)?;
@@ -1417,7 +1473,9 @@ fn open_segment(path: &Path) -> Result<Vec<Chunk>> {
             )));
         }
         for name in &names {
-            block(column_block(i, name))?;
+            if file.block(&f32_block(i, name)).is_none() {
+                block(column_block(i, name))?;
+            }
         }
         let cells = names.iter().map(|_| OnceLock::new()).collect();
         let columns = ChunkColumns::Mapped(MappedColumns {

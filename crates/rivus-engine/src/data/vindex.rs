@@ -36,7 +36,10 @@ pub struct IndexSpec {
 pub enum IndexKind {
     /// Exact search: nothing to build.
     Flat,
-    Hnsw { m: usize, ef_construction: usize },
+    Hnsw {
+        m: usize,
+        ef_construction: usize,
+    },
 }
 
 /// Milvus AUTOINDEX on dense vectors builds HNSW with these.
@@ -150,6 +153,9 @@ impl Rows<'_> {
 
 /// A chunk's dense vectors as f32 rows.
 pub fn dense_rows<'a>(chunk: &'a Chunk, field: &str) -> Option<Rows<'a>> {
+    if let Some((values, dim)) = chunk.batch.f32_values(field) {
+        return Some(Rows::Borrowed(values, dim));
+    }
     let column = chunk.batch.column(field)?;
     let ColumnData::Vector(v) = &column.data else {
         return None;
