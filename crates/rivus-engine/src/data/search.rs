@@ -419,8 +419,9 @@ fn index_chunk(
         });
     }
     let ef = s.ef.unwrap_or(DEFAULT_EF).max(k);
+    // Queries in parallel too: one big chunk would otherwise keep a batch on one core.
     queries
-        .iter()
+        .par_iter()
         .map(|q| match index.graph.search(&source, q, &opts, ef) {
             Ok(hits) => hits
                 .into_iter()
@@ -448,9 +449,26 @@ fn exact_chunk(
     range: Range,
     k: usize,
 ) -> Vec<Vec<Hit>> {
-    let mut out = Vec::with_capacity(queries.len());
+    (0..queries.len())
+        .into_par_iter()
+        .map(|q| exact_query(chunk_no, scorer, allowed, queries, q, metric, range, k))
+        .collect()
+}
+
+/// [`exact_chunk`] for query `q`.
+#[allow(clippy::too_many_arguments)]
+fn exact_query(
+    chunk_no: u32,
+    scorer: &Scorer<'_>,
+    allowed: &Bitmap,
+    queries: &SearchVectors,
+    q: usize,
+    metric: Metric,
+    range: Range,
+    k: usize,
+) -> Vec<Hit> {
     let mut scratch: Vec<f32> = Vec::new();
-    for q in 0..queries.len() {
+    {
         let mut top = TopK::new(k);
         let mut consider = |row: usize, score: f32| {
             let key = metric.key(score);
@@ -518,9 +536,8 @@ fn exact_chunk(
             }
             _ => {}
         }
-        out.push(top.into_sorted());
+        top.into_sorted()
     }
-    out
 }
 
 struct VectorWidth;
