@@ -393,3 +393,119 @@ fn torn_catalog_log_tail_is_dropped_and_earlier_damage_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn altered_index_properties_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mmap = |value: &str| {
+        let mut props = Properties::new();
+        props.set("mmap.enabled", value);
+        props
+    };
+    let index_params = |engine: &Engine| {
+        engine
+            .describe_index("default", "c", "vec_idx", "")
+            .unwrap()[0]
+            .params
+            .clone()
+    };
+    {
+        let engine = open(dir.path());
+        create(&engine, "default", "c");
+        let mut params = Properties::new();
+        for (k, v) in [("index_type", "HNSW"), ("metric_type", "L2"), ("M", "8")] {
+            params.set(k, v);
+        }
+        engine
+            .create_index(
+                "default",
+                "c",
+                CreateIndex {
+                    field_name: "vector".into(),
+                    index_name: "vec_idx".into(),
+                    params: params.clone(),
+                },
+            )
+            .unwrap();
+        engine
+            .alter_index("default", "c", "vec_idx", &mmap("True"), &[])
+            .unwrap();
+        // Re-declaring the index as first declared still succeeds (configurable keys aside).
+        engine
+            .create_index(
+                "default",
+                "c",
+                CreateIndex {
+                    field_name: "vector".into(),
+                    index_name: "vec_idx".into(),
+                    params,
+                },
+            )
+            .unwrap();
+
+        let err = engine
+            .alter_index(
+                "default",
+                "c",
+                "vec_idx",
+                &{
+                    let mut p = Properties::new();
+                    p.set("M", "16");
+                    p
+                },
+                &[],
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "M is not configable index param: invalid parameter"
+        );
+        let err = engine
+            .alter_index("default", "c", "vec_idx", &mmap("yes"), &[])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid mmap index params: invalid mmap.enabled value: yes, expected: true, false: \
+             invalid parameter"
+        );
+        let err = engine
+            .alter_index("default", "c", "nope", &mmap("true"), &[])
+            .unwrap_err();
+        assert_eq!(err.to_string(), "index not found[indexName=nope]");
+        let err = engine
+            .alter_index("default", "c", "", &mmap("true"), &[])
+            .unwrap_err();
+        assert_eq!(err.to_string(), "index name is empty: invalid parameter");
+        engine.load_collection("default", "c").unwrap();
+        let err = engine
+            .alter_index(
+                "default",
+                "c",
+                "vec_idx",
+                &Properties::new(),
+                &["mmap.enabled".into()],
+            )
+            .unwrap_err();
+        assert!(matches!(err, EngineError::CollectionLoaded { .. }), "{err}");
+        engine.release_collection("default", "c").unwrap();
+    }
+    {
+        let engine = open(dir.path());
+        let params = index_params(&engine);
+        assert_eq!(params.get("mmap.enabled"), Some("True"));
+        assert_eq!(params.get("M"), Some("8"));
+        engine
+            .alter_index(
+                "default",
+                "c",
+                "vec_idx",
+                &Properties::new(),
+                &["mmap.enabled".into()],
+            )
+            .unwrap();
+    }
+    let engine = open(dir.path());
+    let params = index_params(&engine);
+    assert_eq!(params.get("mmap.enabled"), None);
+    assert_eq!(params.get("index_type"), Some("HNSW"));
+}

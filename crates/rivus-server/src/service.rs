@@ -1422,6 +1422,27 @@ impl MilvusService for RivusService {
             },
         )
     }
+
+    // ---- index properties (alter_index_properties / drop_index_properties) --------------
+
+    async fn alter_index(&self, request: Request<AlterIndexRequest>) -> RpcResult<Status> {
+        let db = database_name(&request.get_ref().db_name, request.metadata());
+        let AlterIndexRequest {
+            base: _,
+            db_name: _,
+            collection_name,
+            index_name,
+            extra_params,
+            delete_keys,
+        } = request.into_inner();
+        status_of(
+            self.run("AlterIndex", &db.clone(), move |e| {
+                let set = properties_from(extra_params);
+                e.alter_index(&db, &collection_name, &index_name, &set, &delete_keys)
+            })
+            .await,
+        )
+    }
 }
 
 #[allow(dead_code)]
