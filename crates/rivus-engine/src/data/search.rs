@@ -1182,14 +1182,17 @@ fn ranked(
                 .index_id
                 .filter(|_| s.group_by.is_none() && s.after.is_none())
                 .and_then(|id| chunk.index(id));
-            let everything = predicate.is_none() && chunk.all_visible(snap.at);
-            let allowed = (!everything).then(|| {
-                let mut allowed = chunk.visible(snap.at);
-                if let Some(p) = predicate {
+            let all_visible = chunk.all_visible(snap.at);
+            let allowed = match (predicate, all_visible) {
+                (None, true) => None,
+                (None, false) => Some(chunk.visible(snap.at)),
+                (Some(p), true) => Some(rivus_expr::evaluate(p, &chunk.batch)),
+                (Some(p), false) => {
+                    let mut allowed = chunk.visible(snap.at);
                     allowed.and(&rivus_expr::evaluate(p, &chunk.batch));
+                    Some(allowed)
                 }
-                allowed
-            });
+            };
             if allowed.as_ref().is_some_and(|a| a.count_ones() == 0) {
                 return Vec::new();
             }
