@@ -27,6 +27,9 @@
 //! Threading: [`Engine`] is `Clone + Send + Sync`; every method is synchronous and may block on
 //! disk I/O (catalog changes are fsynced before they return), so async callers run them on a
 //! blocking pool. Catalog changes are serialized; reads never wait for them.
+//!
+//! Storage: every file the engine reads or writes goes through the [`Vfs`] of its
+//! [`EngineConfig`] (the real file system by default; `rivus_storage::CrashFs` in crash tests).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod alias;
@@ -43,7 +46,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rivus_schema::SchemaLimits;
-use rivus_storage::DataDirLock;
+use rivus_storage::{DataDirLock, StorageError};
 
 pub use catalog::{
     CollectionMeta, ConsistencyLevel, IndexMeta, LoadState, PartitionMeta, DEFAULT_DATABASE,
@@ -59,7 +62,7 @@ pub use error::{EngineError, Result};
 pub use index::CreateIndex;
 pub use rivus_expr::plan::Literal;
 pub use rivus_expr::Templates;
-pub use rivus_storage::SyncPolicy;
+pub use rivus_storage::{os_fs, SyncPolicy, Vfs};
 
 /// How to open an engine.
 #[derive(Debug, Clone)]
@@ -77,6 +80,10 @@ pub struct EngineConfig {
     /// A collection's WAL is folded into a segment file once it passes this many bytes (and
     /// the size of the collection's current segment file).
     pub checkpoint_bytes: u64,
+    /// The file system every file of the data directory is read and written through (the
+    /// lock, the catalog, the collections' WALs, segments and index files). Default:
+    /// [`os_fs()`], the real one.
+    pub vfs: Arc<dyn Vfs>,
 }
 
 impl EngineConfig {
@@ -89,7 +96,14 @@ impl EngineConfig {
             max_collections: 65536,
             wal_sync: SyncPolicy::Always,
             checkpoint_bytes: 256 << 20,
+            vfs: os_fs(),
         }
+    }
+
+    /// The same configuration on another file-system backend.
+    pub fn with_vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
+        self.vfs = vfs;
+        self
     }
 }
 
@@ -117,10 +131,10 @@ impl Engine {
     /// Fails if another process holds the directory, or if the catalog is unreadable or
     /// corrupt (the error names the file; nothing is reset).
     pub fn open(config: EngineConfig) -> Result<Engine> {
-        let lock = DataDirLock::acquire(&config.data_dir)?;
-        let catalog = catalog::Catalog::open(&config.data_dir)?;
+        let lock = DataDirLock::acquire_in(&config.vfs, &config.data_dir)?;
+        let catalog = catalog::Catalog::open(&config.vfs, &config.data_dir)?;
         let last_ts = AtomicU64::new(catalog.snapshot().last_ts);
-        remove_orphan_stores(&config.data_dir, &catalog.snapshot());
+        remove_orphan_stores(&*config.vfs, &config.data_dir, &catalog.snapshot());
         Ok(Engine {
             inner: Arc::new(Inner {
                 config,
@@ -186,22 +200,33 @@ impl Engine {
 }
 
 /// Removes row directories of collections the catalog no longer has (a crash between a
-/// drop's catalog change and its file removal).
-fn remove_orphan_stores(data_dir: &Path, state: &catalog::CatalogState) {
+/// drop's catalog change and its file removal). Best effort: a directory left behind (or
+/// brought back by a crash before the removal was durable) is removed at the next start.
+fn remove_orphan_stores(vfs: &dyn Vfs, data_dir: &Path, state: &catalog::CatalogState) {
     let known: std::collections::HashSet<String> = state
         .databases
         .values()
         .flat_map(|d| d.collections.values().map(|c| c.id.to_string()))
         .collect();
-    let Ok(entries) = std::fs::read_dir(data_dir.join("collections")) else {
+    let Ok(entries) = vfs.read_dir(&data_dir.join("collections")) else {
         return;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
+    for entry in entries {
+        let name = entry.name.to_string_lossy().to_string();
         if !known.contains(&name) {
-            tracing::info!(dir = %entry.path().display(), "removing rows of a dropped collection");
-            let _ = std::fs::remove_dir_all(entry.path());
+            tracing::info!(dir = %entry.path.display(), "removing rows of a dropped collection");
+            if let Err(e) = vfs.remove_dir_all(&entry.path) {
+                tracing::warn!(error = %e, "cannot remove the rows of a dropped collection");
+            }
         }
+    }
+}
+
+/// A removal of something already gone is not an error.
+pub(crate) fn ignore_not_found(result: std::result::Result<(), StorageError>) -> Result<()> {
+    match result {
+        Err(e) if !e.is_not_found() => Err(e.into()),
+        _ => Ok(()),
     }
 }
 

@@ -274,7 +274,7 @@ impl AsRef<[u8]> for SharedBlock {
 /// `bytes` as little-endian f32 values, in place: `None` when they are not 4-byte aligned,
 /// not a whole number of values, or the machine is big-endian (the caller decodes instead).
 pub fn f32s_in_place(bytes: &[u8]) -> Option<&[f32]> {
-    if cfg!(target_endian = "big") || bytes.len() % 4 != 0 {
+    if cfg!(target_endian = "big") || !bytes.len().is_multiple_of(4) {
         return None;
     }
     // SAFETY: every bit pattern is a valid f32, `align_to` only yields the middle part at

@@ -22,14 +22,13 @@ mod change;
 mod model;
 mod tso;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 pub use change::CatalogChange;
 pub use model::*;
-use rivus_storage::{ChecksummedFile, RecordLog, StorageError};
+use rivus_storage::{ChecksummedFile, RecordLog, StorageError, Vfs};
 use serde::{Deserialize, Serialize};
 pub use tso::{next_ts, physical_ms};
 
@@ -53,6 +52,7 @@ struct Snapshot {
 /// The live catalog.
 #[derive(Debug)]
 pub struct Catalog {
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     snapshot_file: ChecksummedFile,
     writer: Mutex<Persisted>,
@@ -84,9 +84,11 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 impl Catalog {
     /// Loads the catalog of `data_dir` (snapshot, then its log), creating a fresh one with the
     /// `default` database when the directory has none. A snapshot or log that cannot be read
-    /// or decoded is an error naming the file; nothing is reset or rewritten.
-    pub fn open(data_dir: &Path) -> Result<Catalog> {
-        let snapshot_file = ChecksummedFile::new(
+    /// or decoded is an error naming the file; nothing is reset or rewritten. Every file is
+    /// read and written through `vfs`.
+    pub fn open(vfs: &Arc<dyn Vfs>, data_dir: &Path) -> Result<Catalog> {
+        let snapshot_file = ChecksummedFile::new_in(
+            vfs,
             data_dir.join(CATALOG_FILE_NAME),
             CATALOG_MAGIC,
             CATALOG_VERSION,
@@ -117,7 +119,13 @@ impl Catalog {
             mut state,
         } = snapshot;
         let path = log_path(data_dir, generation);
-        let recovered = RecordLog::open(&path)?;
+        let recovered = RecordLog::open_in(vfs, &path)?;
+        if !recovered.records.is_empty() {
+            // After a `kill -9` the log may hold a record whose sync never returned (a change
+            // never acknowledged). It is part of the state served from now on, so it must be
+            // durable before anything is built on it.
+            vfs.open_append(&path)?.sync_data()?;
+        }
         for (i, record) in recovered.records.iter().enumerate() {
             let changes: Vec<CatalogChange> = serde_json::from_slice(record)
                 .map_err(|e| corrupt(&path, format!("record {i} does not decode: {e}")))?;
@@ -126,8 +134,9 @@ impl Catalog {
                     .map_err(|e| corrupt(&path, format!("record {i}: {e}")))?;
             }
         }
-        remove_stale_logs(data_dir, generation);
+        remove_stale_logs(&**vfs, data_dir, generation);
         Ok(Catalog {
+            vfs: Arc::clone(vfs),
             dir: data_dir.to_path_buf(),
             snapshot_file,
             writer: Mutex::new(Persisted {
@@ -197,13 +206,13 @@ impl Catalog {
         })?;
         // Order matters: the new log exists (empty, durable) before the snapshot that names
         // it, and the old log goes only after the snapshot is durable.
-        let new_log = RecordLog::open(&log_path(&self.dir, generation))?.log;
+        let new_log = RecordLog::open_in(&self.vfs, &log_path(&self.dir, generation))?.log;
         self.snapshot_file.write(&bytes)?;
         let old = std::mem::replace(&mut persisted.log, new_log);
         persisted.generation = generation;
         persisted.snapshot_bytes = bytes.len() as u64;
         drop(old);
-        remove_stale_logs(&self.dir, generation);
+        remove_stale_logs(&*self.vfs, &self.dir, generation);
         tracing::debug!(
             generation,
             snapshot_bytes = bytes.len(),
@@ -215,20 +224,21 @@ impl Catalog {
 
 /// Removes logs of other generations (left by a compaction that crashed half-way). Best
 /// effort: a leftover file is harmless, it is never read.
-fn remove_stale_logs(dir: &Path, keep: u64) {
-    let Ok(entries) = fs::read_dir(dir) else {
+fn remove_stale_logs(vfs: &dyn Vfs, dir: &Path, keep: u64) {
+    let Ok(entries) = vfs.read_dir(dir) else {
         return;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for entry in entries {
+        let Some(name) = entry.name.to_str() else {
+            continue;
+        };
         let generation = name
             .strip_prefix(&format!("{CATALOG_FILE_NAME}-"))
             .and_then(|rest| rest.strip_suffix(".log"))
             .and_then(|g| g.parse::<u64>().ok());
         if generation.is_some_and(|g| g != keep) {
-            if let Err(e) = fs::remove_file(entry.path()) {
-                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a stale catalog log");
+            if let Err(e) = vfs.remove_file(&entry.path) {
+                tracing::warn!(path = %entry.path.display(), error = %e, "cannot remove a stale catalog log");
             }
         }
     }

@@ -4,6 +4,8 @@
 // Placeholder values per type: every other type shares one answer.
 #![allow(clippy::wildcard_enum_match_arm)]
 
+#[cfg(test)]
+mod crash_tests;
 mod search;
 pub mod store;
 mod validate;
@@ -194,6 +196,7 @@ impl Engine {
             .join("collections")
             .join(meta.id.to_string());
         let store = Arc::new(CollectionStore::open(
+            &self.config().vfs,
             &dir,
             self.config().wal_sync,
             self.config().checkpoint_bytes,
@@ -251,12 +254,7 @@ impl Engine {
                     .data_dir
                     .join("collections")
                     .join(id.to_string());
-                match std::fs::remove_dir_all(&dir) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        Err(rivus_storage::StorageError::io(&dir, e).into())
-                    }
-                    _ => Ok(()),
-                }
+                crate::ignore_not_found(self.config().vfs.remove_dir_all(&dir))
             }
         }
     }

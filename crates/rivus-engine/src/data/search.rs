@@ -602,10 +602,7 @@ impl Engine {
         let store = self.store(&meta)?;
         let snap = store.snapshot();
         let ranked = self.rank(&meta, &snap, s)?;
-        let group_values = match &s.group_by {
-            Some(g) => Some(g.field.clone()),
-            None => None,
-        };
+        let group_values = s.group_by.as_ref().map(|g| g.field.clone());
         Ok(assemble(
             &meta,
             &snap,

@@ -12,7 +12,6 @@
 #![allow(clippy::wildcard_enum_match_arm)]
 
 use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -22,7 +21,8 @@ use rivus_storage::codec::{
     decode_batch, decode_column, encode_batch, encode_column, DecodeError, Reader, Writer,
 };
 use rivus_storage::{
-    sync_dir, BlockFile, BlockFileWriter, ChecksummedFile, StorageError, SyncPolicy, Wal,
+    create_dir_all_durable, BlockFile, BlockFileWriter, ChecksummedFile, StorageError, SyncPolicy,
+    Vfs, Wal,
 };
 
 use super::vindex::{index_path, parse_index_name, Built, ChunkIndex, IndexSpec};
@@ -450,6 +450,8 @@ pub type Locate<'a> = &'a dyn Fn(&[Pk]) -> Vec<(u32, u32)>;
 /// A collection's stored rows.
 #[derive(Debug)]
 pub struct CollectionStore {
+    /// The file system the store's files live on.
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     policy: SyncPolicy,
     /// Serializes writes (sequence order = WAL order = apply order).
@@ -475,6 +477,10 @@ pub struct CollectionStore {
 #[derive(Debug)]
 struct WriterState {
     wal: Arc<Wal>,
+    /// The number of `wal` (`wal-<n>.log`): the manifest's, or a later one when a checkpoint
+    /// switched to it (or recovery found it, left by a checkpoint that crashed before its
+    /// MANIFEST was written).
+    wal_no: u64,
     manifest: Manifest,
     /// The sequence number of the last record appended (to any WAL).
     last_seq: u64,
@@ -490,16 +496,17 @@ fn segment_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("segment-{n:08}.seg"))
 }
 
-fn deletes_file(dir: &Path, segment: u64, generation: u64) -> ChecksummedFile {
-    ChecksummedFile::new(
+fn deletes_file(vfs: &Arc<dyn Vfs>, dir: &Path, segment: u64, generation: u64) -> ChecksummedFile {
+    ChecksummedFile::new_in(
+        vfs,
         dir.join(format!("segment-{segment:08}.del-{generation:08}")),
         DELETES_MAGIC,
         1,
     )
 }
 
-fn manifest_file(dir: &Path) -> ChecksummedFile {
-    ChecksummedFile::new(dir.join("MANIFEST"), MANIFEST_MAGIC, MANIFEST_VERSION)
+fn manifest_file(vfs: &Arc<dyn Vfs>, dir: &Path) -> ChecksummedFile {
+    ChecksummedFile::new_in(vfs, dir.join("MANIFEST"), MANIFEST_MAGIC, MANIFEST_VERSION)
 }
 
 fn corrupt(path: &Path, e: DecodeError) -> EngineError {
@@ -507,8 +514,8 @@ fn corrupt(path: &Path, e: DecodeError) -> EngineError {
 }
 
 /// Reads the MANIFEST (either layout); `None` when the collection never checkpointed.
-fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
-    let mf = manifest_file(dir);
+fn read_manifest(vfs: &Arc<dyn Vfs>, dir: &Path) -> Result<Option<Manifest>> {
+    let mf = manifest_file(vfs, dir);
     match mf.read() {
         Ok(Some(bytes)) => Manifest::decode(&bytes)
             .map(Some)
@@ -516,7 +523,7 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
         Ok(None) => Ok(None),
         Err(e) => {
             // A data directory written before version 2.
-            let v1 = ChecksummedFile::new(mf.path(), MANIFEST_MAGIC, 1);
+            let v1 = ChecksummedFile::new_in(vfs, mf.path(), MANIFEST_MAGIC, 1);
             match v1.read() {
                 Ok(Some(bytes)) => Manifest::decode_v1(&bytes)
                     .map(Some)
@@ -556,20 +563,20 @@ fn decode_deletes(bytes: &[u8]) -> std::result::Result<Vec<(u32, u32, u64)>, Dec
 }
 
 /// Loads the sealed segment `entry`: its chunks, with its delete file applied.
-fn load_segment(dir: &Path, entry: &SegmentEntry) -> Result<Vec<Chunk>> {
+fn load_segment(vfs: &Arc<dyn Vfs>, dir: &Path, entry: &SegmentEntry) -> Result<Vec<Chunk>> {
     let path = segment_path(dir, entry.id);
-    if !path.exists() {
+    if !vfs.exists(&path)? {
         return Err(EngineError::Storage(StorageError::corrupt(
             &path,
             "the manifest names this segment but it is missing",
         )));
     }
-    let mut chunks = open_segment(&path)?;
+    let mut chunks = open_segment(vfs, &path)?;
     for c in &mut chunks {
         c.segment = Some(entry.id);
     }
     if let Some(generation) = entry.deletes {
-        let file = deletes_file(dir, entry.id, generation);
+        let file = deletes_file(vfs, dir, entry.id, generation);
         let bytes = file.read()?.ok_or_else(|| {
             EngineError::Storage(StorageError::corrupt(
                 file.path(),
@@ -594,8 +601,8 @@ fn load_segment(dir: &Path, entry: &SegmentEntry) -> Result<Vec<Chunk>> {
 
 /// Which files of `dir` the manifest still needs; everything else a store wrote is a
 /// leftover of an interrupted checkpoint or an old generation.
-fn remove_leftovers(dir: &Path, manifest: &Manifest) {
-    let Ok(entries) = fs::read_dir(dir) else {
+fn remove_leftovers(vfs: &dyn Vfs, dir: &Path, manifest: &Manifest) {
+    let Ok(entries) = vfs.read_dir(dir) else {
         return;
     };
     let keep_segment = |id: u64| manifest.segments.iter().any(|s| s.id == id);
@@ -606,8 +613,8 @@ fn remove_leftovers(dir: &Path, manifest: &Manifest) {
             .any(|s| s.id == id && s.deletes == Some(g))
     };
     let mut removed = false;
-    for e in entries.filter_map(|e| e.ok()) {
-        let Ok(name) = e.file_name().into_string() else {
+    for e in entries {
+        let Ok(name) = e.name.into_string() else {
             continue;
         };
         let parse = |t: &str| t.parse::<u64>().ok();
@@ -633,26 +640,32 @@ fn remove_leftovers(dir: &Path, manifest: &Manifest) {
         } else {
             false
         };
-        if garbage && fs::remove_file(e.path()).is_ok() {
+        if garbage && vfs.remove_file(&e.path).is_ok() {
             removed = true;
         }
     }
     if removed {
-        let _ = sync_dir(dir);
+        let _ = vfs.sync_dir(dir);
     }
 }
 
 impl CollectionStore {
-    /// Opens (or creates) the store in `dir`: loads the sealed segments and their deletes,
-    /// replays the WAL.
-    pub fn open(dir: &Path, policy: SyncPolicy, checkpoint_bytes: u64) -> Result<CollectionStore> {
-        fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
-        let manifest = read_manifest(dir)?.unwrap_or_default();
-        remove_leftovers(dir, &manifest);
+    /// Opens (or creates) the store in `dir` on `vfs`: loads the sealed segments and their
+    /// deletes, replays the WAL. A new directory is created durably (with its parents), so
+    /// it cannot vanish in a power cut with the acknowledged writes of its WAL.
+    pub fn open(
+        vfs: &Arc<dyn Vfs>,
+        dir: &Path,
+        policy: SyncPolicy,
+        checkpoint_bytes: u64,
+    ) -> Result<CollectionStore> {
+        create_dir_all_durable(&**vfs, dir)?;
+        let manifest = read_manifest(vfs, dir)?.unwrap_or_default();
+        remove_leftovers(&**vfs, dir, &manifest);
         let mut state = State::default();
         let mut max_seq = 0u64;
         for entry in &manifest.segments {
-            for chunk in load_segment(dir, entry)? {
+            for chunk in load_segment(vfs, dir, entry)? {
                 max_seq = max_seq.max(chunk.seqs.iter().copied().max().unwrap_or(0));
                 let chunk_no = state.chunks.len() as u32;
                 for (row, pk) in chunk.pks.iter().enumerate() {
@@ -669,11 +682,11 @@ impl CollectionStore {
         }
         state.frozen = state.chunks.len();
         // Replay every WAL file from the manifest's on, in order; the last one stays open.
-        let mut numbers: Vec<u64> = fs::read_dir(dir)
-            .map_err(|e| StorageError::io(dir, e))?
-            .filter_map(|e| e.ok())
+        let mut numbers: Vec<u64> = vfs
+            .read_dir(dir)?
+            .into_iter()
             .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
+                let name = e.name.into_string().ok()?;
                 name.strip_prefix("wal-")?
                     .strip_suffix(".log")?
                     .parse()
@@ -689,24 +702,34 @@ impl CollectionStore {
         let mut dirty = false;
         for n in &numbers {
             let path = wal_path(dir, *n);
-            let (log, records) = Wal::open(&path, policy)?;
+            let (log, records) = Wal::open_in(vfs, &path, policy)?;
+            if !records.is_empty() {
+                // After a `kill -9` (or with `SyncPolicy::Never`) records may not be durable
+                // yet; they are visible from now on, so they must survive a power cut.
+                log.sync_all()?;
+            }
             dirty |= !records.is_empty();
             for record in records {
                 let m = Mutation::decode(&record).map_err(|e| corrupt(&path, e))?;
                 max_seq = max_seq.max(m.seq);
                 state.apply(m);
             }
-            wal = Some(log);
+            wal = Some((log, *n));
         }
-        let wal = match wal {
+        let (wal, wal_no) = match wal {
             Some(w) => w,
-            None => Wal::open(&wal_path(dir, manifest.wal), policy)?.0,
+            None => (
+                Wal::open_in(vfs, &wal_path(dir, manifest.wal), policy)?.0,
+                manifest.wal,
+            ),
         };
         Ok(CollectionStore {
+            vfs: Arc::clone(vfs),
             dir: dir.to_path_buf(),
             policy,
             writer: Mutex::new(WriterState {
                 wal: Arc::new(wal),
+                wal_no,
                 manifest,
                 last_seq: max_seq,
                 dirty,
@@ -767,6 +790,16 @@ impl CollectionStore {
 
     /// Live rows (inserted and not deleted), including writes still being synced.
     pub fn live_rows(&self) -> u64 {
+        if self.poisoned.load(Ordering::Acquire) {
+            // A failed write was applied to memory but never becomes visible (nothing is
+            // written after it): count what readers see instead.
+            let snap = self.snapshot();
+            return snap
+                .chunks
+                .iter()
+                .map(|c| c.visible(snap.at).count_ones() as u64)
+                .sum();
+        }
         self.state.read().map(|s| s.live).unwrap_or(0)
     }
 
@@ -903,9 +936,12 @@ impl CollectionStore {
             if !guard.dirty && !has_new_rows {
                 return Ok(());
             }
-            let wal_no = old.wal + 1;
-            let (new_wal, _) = Wal::open(&wal_path(&self.dir, wal_no), self.policy)?;
+            // After the WAL being written, not after the manifest's: recovery may have found
+            // (and be appending to) a later WAL than the manifest names.
+            let wal_no = guard.wal_no.max(old.wal) + 1;
+            let (new_wal, _) = Wal::open_in(&self.vfs, &wal_path(&self.dir, wal_no), self.policy)?;
             let old_wal = std::mem::replace(&mut guard.wal, Arc::new(new_wal));
+            guard.wal_no = wal_no;
             guard.dirty = false;
             let chunks = {
                 let mut state = self.state.write().map_err(|_| EngineError::Poisoned)?;
@@ -942,14 +978,15 @@ impl CollectionStore {
                 .collect();
             let mut entry = *entry;
             if deletes.len() as u64 != entry.deleted {
-                deletes_file(&self.dir, entry.id, generation).write(&encode_deletes(&deletes))?;
+                deletes_file(&self.vfs, &self.dir, entry.id, generation)
+                    .write(&encode_deletes(&deletes))?;
                 entry.deleted = deletes.len() as u64;
                 entry.deletes = Some(generation);
             }
             segments.push(entry);
         }
         if !merged.is_empty() {
-            write_segment(&segment_path(&self.dir, generation), &merged)?;
+            write_segment(&self.vfs, &segment_path(&self.dir, generation), &merged)?;
             segments.push(SegmentEntry {
                 id: generation,
                 rows: merged.iter().map(|c| c.len() as u64).sum(),
@@ -962,13 +999,13 @@ impl CollectionStore {
             segments,
             wal: wal_no,
         };
-        manifest_file(&self.dir).write(&manifest.encode())?;
+        manifest_file(&self.vfs, &self.dir).write(&manifest.encode())?;
         // The MANIFEST is durable: files it no longer names are garbage now.
-        remove_leftovers(&self.dir, &manifest);
+        remove_leftovers(&*self.vfs, &self.dir, &manifest);
         let sealed = if merged.is_empty() {
             Vec::new()
         } else {
-            let mut sealed = open_segment(&segment_path(&self.dir, generation))?;
+            let mut sealed = open_segment(&self.vfs, &segment_path(&self.dir, generation))?;
             for c in &mut sealed {
                 c.segment = Some(generation);
             }
@@ -1095,13 +1132,13 @@ impl CollectionStore {
                     return Ok(());
                 }
                 let path = index_path(&self.dir, segment, ord, spec.index_id);
-                let index = match ChunkIndex::load(&path, chunk, spec) {
+                let index = match ChunkIndex::load(&self.vfs, &path, chunk, spec) {
                     Some(index) => index,
                     None => {
                         let Some(index) = ChunkIndex::build(chunk, spec)? else {
                             continue;
                         };
-                        if let Err(e) = index.save(&path) {
+                        if let Err(e) = index.save(&self.vfs, &path) {
                             // The index still serves from memory; the file is only a cache.
                             tracing::warn!(file = %path.display(), error = %e, "cannot save an index file");
                         }
@@ -1114,12 +1151,12 @@ impl CollectionStore {
             }
         }
         // Files of indexes no longer declared.
-        if let Ok(entries) = fs::read_dir(&self.dir) {
-            for e in entries.filter_map(|e| e.ok()) {
-                let name = e.file_name().to_string_lossy().to_string();
+        if let Ok(entries) = self.vfs.read_dir(&self.dir) {
+            for e in entries {
+                let name = e.name.to_string_lossy().to_string();
                 if let Some((_, id)) = parse_index_name(&name) {
                     if !specs.iter().any(|s| s.index_id == id) {
-                        let _ = fs::remove_file(e.path());
+                        let _ = self.vfs.remove_file(&e.path);
                     }
                 }
             }
@@ -1147,11 +1184,7 @@ impl CollectionStore {
     pub fn destroy(&self) -> Result<()> {
         let _guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
         self.poisoned.store(true, Ordering::Release);
-        match fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StorageError::io(&self.dir, e).into()),
-        }
+        crate::ignore_not_found(self.vfs.remove_dir_all(&self.dir))
     }
 }
 
@@ -1392,8 +1425,8 @@ fn f32_block(chunk: usize, field: &str) -> String {
 /// Writes `chunks` as a segment block file at `path`: a `meta` block (chunk count, then per
 /// chunk its partition, row count and field names), and per chunk `c<i>.pks`, `c<i>.seqs`
 /// and one `c<i>.col.<field>` block per column.
-fn write_segment(path: &Path, chunks: &[Chunk]) -> Result<()> {
-    let mut file = BlockFileWriter::create(path)?;
+fn write_segment(vfs: &Arc<dyn Vfs>, path: &Path, chunks: &[Chunk]) -> Result<()> {
+    let mut file = BlockFileWriter::create_in(vfs, path)?;
     let mut meta = Writer::default();
     meta.u64(chunks.len() as u64);
     for (i, c) in chunks.iter().enumerate() {
@@ -1439,8 +1472,8 @@ fn write_segment(path: &Path, chunks: &[Chunk]) -> Result<()> {
 
 /// Opens a segment: maps it, checks it, decodes keys and sequence numbers; columns stay in
 /// the file until read.
-fn open_segment(path: &Path) -> Result<Vec<Chunk>> {
-    let file = Arc::new(BlockFile::open(path)?);
+fn open_segment(vfs: &Arc<dyn Vfs>, path: &Path) -> Result<Vec<Chunk>> {
+    let file = Arc::new(BlockFile::open_in(vfs, path)?);
     let bad = |e: DecodeError| corrupt(path, e);
     let meta = file.block("meta").ok_or_else(|| {
         EngineError::Storage(StorageError::corrupt(path, "segment without a meta block"))

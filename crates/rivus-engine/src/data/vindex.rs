@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rivus_index::{hnsw, DenseVectors, FrozenHnsw, HnswParams};
 use rivus_schema::{ColumnData, ColumnSource, DataType};
-use rivus_storage::{BlockFile, BlockFileWriter, SharedBlock};
+use rivus_storage::{BlockFile, BlockFileWriter, SharedBlock, Vfs};
 
 use super::search::Metric;
 use super::store::Chunk;
@@ -205,8 +205,8 @@ impl ChunkIndex {
     }
 
     /// Writes the graph to `path` (a block file: checksummed, written whole or not at all).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let mut file = BlockFileWriter::create(path)?;
+    pub fn save(&self, vfs: &Arc<dyn Vfs>, path: &Path) -> Result<()> {
+        let mut file = BlockFileWriter::create_in(vfs, path)?;
         file.add("hnsw", self.graph.as_bytes())?;
         file.finish()?;
         Ok(())
@@ -214,11 +214,16 @@ impl ChunkIndex {
 
     /// Loads the graph of `spec` for `chunk` from `path`; `None` when the file is missing,
     /// damaged or does not fit the chunk (the caller rebuilds it).
-    pub fn load(path: &Path, chunk: &Chunk, spec: &IndexSpec) -> Option<ChunkIndex> {
-        if !path.exists() {
+    pub fn load(
+        vfs: &Arc<dyn Vfs>,
+        path: &Path,
+        chunk: &Chunk,
+        spec: &IndexSpec,
+    ) -> Option<ChunkIndex> {
+        if !vfs.exists(path).unwrap_or(false) {
             return None;
         }
-        let loaded = BlockFile::open(path)
+        let loaded = BlockFile::open_in(vfs, path)
             .ok()
             .and_then(|f| f.shared_block("hnsw"))
             .and_then(|b| FrozenHnsw::load(GraphBytes::Mapped(b)).ok());
