@@ -1138,6 +1138,9 @@ impl CollectionStore {
                         let Some(index) = ChunkIndex::build(chunk, spec)? else {
                             continue;
                         };
+                        if self.stopping.load(Ordering::Acquire) {
+                            return Ok(());
+                        }
                         if let Err(e) = index.save(&self.vfs, &path) {
                             // The index still serves from memory; the file is only a cache.
                             tracing::warn!(file = %path.display(), error = %e, "cannot save an index file");
@@ -1182,8 +1185,17 @@ impl CollectionStore {
 
     /// Removes the store's files (the collection was dropped).
     pub fn destroy(&self) -> Result<()> {
-        let _guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
+        self.stopping.store(true, Ordering::Release);
         self.poisoned.store(true, Ordering::Release);
+        // No checkpoint or index build may still be writing files into the directory.
+        let _checkpoint = self
+            .checkpoint_lock
+            .lock()
+            .map_err(|_| EngineError::Poisoned)?;
+        while self.indexing.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let _guard = self.writer.lock().map_err(|_| EngineError::Poisoned)?;
         crate::ignore_not_found(self.vfs.remove_dir_all(&self.dir))
     }
 }
