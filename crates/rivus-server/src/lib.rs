@@ -17,6 +17,7 @@ use milvus::proto::milvus::milvus_service_server::MilvusServiceServer;
 use rivus_engine::Engine;
 use tokio::net::TcpListener;
 
+mod fast_insert;
 mod limits;
 pub use service::RivusService;
 
@@ -40,9 +41,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let service = MilvusServiceServer::new(RivusService::new(engine))
+    let rivus = std::sync::Arc::new(RivusService::new(engine));
+    let generated = MilvusServiceServer::from_arc(std::sync::Arc::clone(&rivus))
         .max_decoding_message_size(MAX_RECV_BYTES)
         .max_encoding_message_size(MAX_SEND_BYTES);
+    let service = fast_insert::FastWrites {
+        inner: generated,
+        service: rivus,
+        max_decoding: MAX_RECV_BYTES,
+        max_encoding: MAX_SEND_BYTES,
+    };
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         // pymilvus pings every 10 s; hyper/h2 never answers "too many pings", and we also
