@@ -38,16 +38,17 @@ fn reps() -> usize {
 }
 
 /// Best of `reps()` runs over the base vectors, in ns per distance.
-fn time(f: &dyn Fn(usize) -> f32) -> f64 {
-    let mut best = f64::INFINITY;
+#[inline(always)]
+fn time(f: impl Fn(usize) -> f32) -> f64 {
+    let (n, mut best) = (n(), f64::INFINITY);
     for _ in 0..reps() {
         let start = Instant::now();
         let mut s = 0f32;
-        for v in 0..n() {
+        for v in 0..n {
             s += f(black_box(v));
         }
         black_box(s);
-        best = best.min(start.elapsed().as_secs_f64() * 1e9 / n() as f64);
+        best = best.min(start.elapsed().as_secs_f64() * 1e9 / n as f64);
     }
     best
 }
@@ -126,7 +127,7 @@ fn benches() -> Vec<Bench> {
         ($name:literal, $f:expr, $q:ident, $base:ident) => {
             ($name, |d: &Data| {
                 let dim = d.dim;
-                time(&|v| $f(&d.$q, &d.$base[v * dim..(v + 1) * dim]))
+                time(|v| $f(&d.$q, &d.$base[v * dim..(v + 1) * dim]))
             })
         };
     }
@@ -134,7 +135,7 @@ fn benches() -> Vec<Bench> {
         one!("l2_f32", l2_f32, q, base),
         ("l2_f32 (fn pointer)", |d: &Data| {
             let (dim, f) = (d.dim, f32_kernel(Metric::L2));
-            time(&|v| f(&d.q, &d.base[v * dim..(v + 1) * dim]))
+            time(|v| f(&d.q, &d.base[v * dim..(v + 1) * dim]))
         }),
         ("l2_f32_many (per vector)", |d: &Data| {
             time_many(d, l2_f32_many)
@@ -142,7 +143,7 @@ fn benches() -> Vec<Bench> {
         one!("ip_f32", ip_f32, q, base),
         ("ip_f32 (fn pointer)", |d: &Data| {
             let (dim, f) = (d.dim, f32_kernel(Metric::Ip));
-            time(&|v| f(&d.q, &d.base[v * dim..(v + 1) * dim]))
+            time(|v| f(&d.q, &d.base[v * dim..(v + 1) * dim]))
         }),
         ("ip_f32_many (per vector)", |d: &Data| {
             time_many(d, ip_f32_many)
@@ -150,7 +151,7 @@ fn benches() -> Vec<Bench> {
         one!("cosine_f32", cosine_f32, q, base),
         ("cosine_f32 (fn pointer)", |d: &Data| {
             let (dim, f) = (d.dim, f32_kernel(Metric::Cosine));
-            time(&|v| f(&d.q, &d.base[v * dim..(v + 1) * dim]))
+            time(|v| f(&d.q, &d.base[v * dim..(v + 1) * dim]))
         }),
         ("cosine_f32_many (per vector)", |d: &Data| {
             time_many(d, cosine_f32_many)
@@ -166,11 +167,11 @@ fn benches() -> Vec<Bench> {
         one!("cosine_i8", cosine_i8, q8, base8),
         ("hamming (dim bits)", |d: &Data| {
             let n = d.dim / 8;
-            time(&|v| hamming(&d.qbits, &d.bits[v * n..(v + 1) * n]))
+            time(|v| hamming(&d.qbits, &d.bits[v * n..(v + 1) * n]))
         }),
         ("jaccard (dim bits)", |d: &Data| {
             let n = d.dim / 8;
-            time(&|v| jaccard(&d.qbits, &d.bits[v * n..(v + 1) * n]))
+            time(|v| jaccard(&d.qbits, &d.bits[v * n..(v + 1) * n]))
         }),
     ]
 }

@@ -1,10 +1,10 @@
 //! AVX2 + FMA + F16C kernels, and hardware `popcnt` for the binary ones.
 //!
 //! Float kernels take 16 values per block (two 8-lane registers: f16 through `vcvtph2ps`,
-//! bf16 as the even and odd halves of 32-bit words), keep four independent accumulators
-//! per sum, and copy a tail shorter than a block into a zeroed block:
-//! zeros add nothing to any of the sums. int8 kernels widen to i16 and sum exactly with
-//! `vpmaddwd` into i32 lanes.
+//! bf16 as the even and odd halves of 32-bit words), keep independent accumulators per sum,
+//! and copy a tail shorter than a block into a zeroed block (zeros add nothing to any of
+//! the sums). int8 kernels widen to i16 and sum exactly with `vpmaddwd` into i32 lanes.
+//! The batch kernels run four rows per pass, loading each query block once for the four.
 
 use std::arch::x86_64::*;
 
@@ -47,8 +47,8 @@ mod entry {
         ($($name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
             #[allow(unsafe_code)]
             pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: this module is private and its functions are only handed out by
-                // `kernels()`, after it detected every feature the kernel was compiled for.
+                // SAFETY: `entry` is private to this file, where only `kernels()` hands its
+                // functions out, after detecting every feature the kernel was compiled for.
                 unsafe { super::$name($($arg),*) }
             }
         )*};
@@ -186,11 +186,7 @@ fn sum(s: [__m256; 1]) -> f32 {
 #[inline]
 #[target_feature(enable = "avx")]
 fn cos_finish(s: [__m256; 3]) -> f32 {
-    cosine_of(
-        f64::from(hsum(s[0])),
-        f64::from(hsum(s[1])),
-        f64::from(hsum(s[2])),
-    )
+    cosine_of(hsum(s[0]), hsum(s[1]), hsum(s[2]))
 }
 
 /// A float kernel: `$conv` turns a block of 16 `$t` into two registers; `$step` adds a
@@ -339,7 +335,7 @@ macro_rules! int_kernel {
 int_kernel!(l2_i8, l2_i8_block, 1, l2_i8_step, |s| s[0] as f32);
 int_kernel!(ip_i8, ip_i8_block, 1, ip_i8_step, |s| s[0] as f32);
 int_kernel!(cosine_i8, cosine_i8_block, 3, cos_i8_step, |s| {
-    cosine_of(s[0] as f64, s[1] as f64, s[2] as f64)
+    cosine_of(s[0] as f32, s[1] as f32, s[2] as f32)
 });
 
 // ---- Binary kernels: 64-bit words with hardware popcnt. ----
@@ -452,9 +448,9 @@ fn ip_f32_many(query: &[f32], data: &[f32], dim: usize, out: &mut [f32]) {
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
 fn cosine_f32_many(query: &[f32], data: &[f32], dim: usize, out: &mut [f32]) {
     let q = &query[..query.len().min(dim)];
-    let qq = f64::from(ip_f32(q, q));
+    let qq = ip_f32(q, q);
     for_row_quads(query, data, dim, out, |q, rows| {
         let [ab, bb] = dot2_x4(q, rows);
-        std::array::from_fn(|i| cosine_of(f64::from(ab[i]), qq, f64::from(bb[i])))
+        std::array::from_fn(|i| cosine_of(ab[i], qq, bb[i]))
     });
 }

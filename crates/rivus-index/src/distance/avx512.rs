@@ -5,7 +5,8 @@
 //! halves of 32-bit words), keep independent accumulators per sum (four, two for cosine's
 //! three sums), and read the tail with masked loads (masked-off lanes are zero and are not
 //! read from memory). int8 kernels widen to i16 and sum exactly with `vpmaddwd` into i32
-//! lanes. float16 keeps the AVX2 kernels (see [`kernels`]).
+//! lanes. float16 keeps the AVX2 kernels (see [`kernels`]). The batch kernels run four
+//! rows per pass, loading each query block once for the four.
 
 use std::arch::x86_64::*;
 
@@ -56,8 +57,8 @@ mod entry {
         ($($name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
             #[allow(unsafe_code)]
             pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: this module is private and its functions are only handed out by
-                // `kernels()`, after it detected every feature the kernel was compiled for
+                // SAFETY: `entry` is private to this file, where only `kernels()` hands its
+                // functions out, after detecting every feature the kernel was compiled for
                 // (VPOPCNTDQ too for the binary ones).
                 unsafe { super::$name($($arg),*) }
             }
@@ -246,7 +247,7 @@ fn sum(s: [__m512; 1]) -> f32 {
 #[target_feature(enable = "avx512f,avx512dq")]
 fn cos_finish(s: [__m512; 3]) -> f32 {
     let [ab, aa, bb, _] = reduce4([s[0], s[1], s[2], s[2]]);
-    cosine_of(f64::from(ab), f64::from(aa), f64::from(bb))
+    cosine_of(ab, aa, bb)
 }
 
 /// A float kernel: `$conv` turns a block of 32 `$t` into two registers and `$tail` a
@@ -393,7 +394,7 @@ macro_rules! int_kernel {
 int_kernel!(l2_i8, l2_i8_block, 1, l2_i8_step, |s| s[0] as f32);
 int_kernel!(ip_i8, ip_i8_block, 1, ip_i8_step, |s| s[0] as f32);
 int_kernel!(cosine_i8, cosine_i8_block, 3, cos_i8_step, |s| {
-    cosine_of(s[0] as f64, s[1] as f64, s[2] as f64)
+    cosine_of(s[0] as f32, s[1] as f32, s[2] as f32)
 });
 
 // ---- Binary kernels: 64 bytes per step, VPOPCNTDQ on 64-bit lanes. ----
@@ -528,9 +529,9 @@ fn ip_f32_many(query: &[f32], data: &[f32], dim: usize, out: &mut [f32]) {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,popcnt")]
 fn cosine_f32_many(query: &[f32], data: &[f32], dim: usize, out: &mut [f32]) {
     let q = &query[..query.len().min(dim)];
-    let qq = f64::from(ip_f32(q, q));
+    let qq = ip_f32(q, q);
     for_row_quads(query, data, dim, out, |q, rows| {
         let [ab, bb] = dot2_x4(q, rows);
-        std::array::from_fn(|i| cosine_of(f64::from(ab[i]), qq, f64::from(bb[i])))
+        std::array::from_fn(|i| cosine_of(ab[i], qq, bb[i]))
     });
 }

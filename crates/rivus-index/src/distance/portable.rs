@@ -90,7 +90,7 @@ fn lanes3<T: Copy>(a: &[T], b: &[T], to: impl Fn(T) -> f32) -> (f32, f32, f32) {
 }
 
 fn cosine((ab, aa, bb): (f32, f32, f32)) -> f32 {
-    cosine_of(f64::from(ab), f64::from(aa), f64::from(bb))
+    cosine_of(ab, aa, bb)
 }
 
 pub(super) fn l2_f32(a: &[f32], b: &[f32]) -> f32 {
@@ -135,37 +135,26 @@ pub(super) fn cosine_bf16(a: &[u16], b: &[u16]) -> f32 {
     cosine(lanes3(a, b, bf16_to_f32))
 }
 
-/// `K` integer sums of `f(a[i], b[i])` in 16 i32 lanes each, in blocks short enough that a
-/// block's total fits an i32 (lanes wrap; the block's total is exact), totalled in i64.
+/// The sum of `f(a[i], b[i])` in 16 i32 lanes, in blocks short enough that a block's total
+/// fits an i32 (lanes wrap; the block's total is exact), totalled in i64.
 #[inline(always)]
-fn int_lanes<const K: usize>(a: &[i8], b: &[i8], f: impl Fn(i32, i32) -> [i32; K]) -> [i64; K] {
+fn int_lanes(a: &[i8], b: &[i8], f: impl Fn(i32, i32) -> i32) -> i64 {
     let n = a.len().min(b.len());
-    let mut total = [0i64; K];
+    let mut total = 0i64;
     for (a, b) in a[..n].chunks(I8_BLOCK).zip(b[..n].chunks(I8_BLOCK)) {
-        let mut acc = [[0i32; LANES]; K];
+        let mut acc = [0i32; LANES];
         let (ca, ra) = a.as_chunks::<LANES>();
         let (cb, rb) = b.as_chunks::<LANES>();
         for (x, y) in ca.iter().zip(cb) {
             for l in 0..LANES {
-                let v = f(i32::from(x[l]), i32::from(y[l]));
-                for k in 0..K {
-                    acc[k][l] = acc[k][l].wrapping_add(v[k]);
-                }
+                acc[l] = acc[l].wrapping_add(f(i32::from(x[l]), i32::from(y[l])));
             }
         }
-        let mut sum = [0i32; K];
-        for k in 0..K {
-            sum[k] = acc[k].iter().fold(0i32, |s, v| s.wrapping_add(*v));
-        }
+        let mut sum = acc.iter().fold(0i32, |s, v| s.wrapping_add(*v));
         for (x, y) in ra.iter().zip(rb) {
-            let v = f(i32::from(*x), i32::from(*y));
-            for k in 0..K {
-                sum[k] = sum[k].wrapping_add(v[k]);
-            }
+            sum = sum.wrapping_add(f(i32::from(*x), i32::from(*y)));
         }
-        for k in 0..K {
-            total[k] += i64::from(sum[k]);
-        }
+        total += i64::from(sum);
     }
     total
 }
@@ -175,21 +164,19 @@ fn int_lanes<const K: usize>(a: &[i8], b: &[i8], f: impl Fn(i32, i32) -> [i32; K
 pub(super) const I8_BLOCK: usize = 32 * 1024;
 
 pub(super) fn l2_i8(a: &[i8], b: &[i8]) -> f32 {
-    let [s] = int_lanes(a, b, |x, y| [(x - y) * (x - y)]);
-    s as f32
+    int_lanes(a, b, |x, y| (x - y) * (x - y)) as f32
 }
 
 pub(super) fn ip_i8(a: &[i8], b: &[i8]) -> f32 {
-    let [s] = int_lanes(a, b, |x, y| [x * y]);
-    s as f32
+    int_lanes(a, b, |x, y| x * y) as f32
 }
 
 pub(super) fn cosine_i8(a: &[i8], b: &[i8]) -> f32 {
     // Three passes: each vectorizes (to `pmaddwd` on SSE2), one pass of three sums does not.
-    let [ab] = int_lanes(a, b, |x, y| [x * y]);
-    let [aa] = int_lanes(a, a, |x, y| [x * y]);
-    let [bb] = int_lanes(b, b, |x, y| [x * y]);
-    cosine_of(ab as f64, aa as f64, bb as f64)
+    let ab = int_lanes(a, b, |x, y| x * y);
+    let aa = int_lanes(a, a, |x, y| x * y);
+    let bb = int_lanes(b, b, |x, y| x * y);
+    cosine_of(ab as f32, aa as f32, bb as f32)
 }
 
 /// `K` sums of `f(a, b)` over the 64-bit words of two byte strings (the tail zero-padded),
