@@ -236,6 +236,14 @@ fn checked_params(field: &FieldSchema, params: &Properties) -> Result<Properties
         knowhere::check_build_params(field, index_type, params).map_err(invalid_index_params)?;
     } else {
         check_scalar_params(field, index_type, params)?;
+        if field.data_type == DataType::Json {
+            // Accepted by Milvus, but rivus builds no JSON path index: refused rather than
+            // declared and never used.
+            return Err(EngineError::unsupported(format!(
+                "index type {index_type} on a JSON field is not supported by rivus yet \
+                 (scalar indexes: BOOL, INT8..INT64, FLOAT, DOUBLE, VARCHAR, ARRAY fields)"
+            )));
+        }
     }
     check_configurable_values(index_type, params)?;
     Ok(params.clone())

@@ -7,6 +7,7 @@
 #[cfg(test)]
 mod crash_tests;
 mod search;
+mod sindex;
 pub mod store;
 mod validate;
 mod vindex;
@@ -804,7 +805,7 @@ fn count_matches(
         }
         let mut rows: Bitmap = chunk.visible(snap.at);
         if let Some(p) = predicate {
-            rows.and(&rivus_expr::evaluate(p, &chunk.batch));
+            rows.and(&sindex::filter_chunk(chunk, p));
         }
         n += rows.count_ones() as u64;
     }
@@ -861,7 +862,7 @@ fn scan(
         }
         let mut rows: Bitmap = chunk.visible(snap.at);
         if let Some(p) = predicate {
-            rows.and(&rivus_expr::evaluate(p, &chunk.batch));
+            rows.and(&sindex::filter_chunk(chunk, p));
         }
         out.extend(rows.iter_ones().map(|r| (c, r)));
     }

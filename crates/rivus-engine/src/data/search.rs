@@ -1183,10 +1183,10 @@ fn ranked(
             let allowed = match (predicate, all_visible) {
                 (None, true) => None,
                 (None, false) => Some(chunk.visible(snap.at)),
-                (Some(p), true) => Some(rivus_expr::evaluate(p, &chunk.batch)),
+                (Some(p), true) => Some(super::sindex::filter_chunk(chunk, p)),
                 (Some(p), false) => {
                     let mut allowed = chunk.visible(snap.at);
-                    allowed.and(&rivus_expr::evaluate(p, &chunk.batch));
+                    allowed.and(&super::sindex::filter_chunk(chunk, p));
                     Some(allowed)
                 }
             };

@@ -25,7 +25,8 @@ use rivus_storage::{
     Vfs, Wal,
 };
 
-use super::vindex::{index_path, parse_index_name, Built, ChunkIndex, IndexSpec};
+use super::sindex::ScalarChunkIndex;
+use super::vindex::{index_path, parse_index_name, Built, ChunkIndex, IndexKind, IndexSpec};
 use crate::{EngineError, Result};
 
 /// A primary key value.
@@ -55,10 +56,12 @@ pub struct Chunk {
     deletes: AtomicU64,
     /// Vector indexes built over this (sealed) chunk.
     pub indexes: RwLock<Vec<Built>>,
+    /// Scalar indexes built over this (sealed) chunk.
+    pub scalar: RwLock<Vec<Arc<ScalarChunkIndex>>>,
 }
 
 impl Chunk {
-    fn new(partition: i64, batch: ChunkColumns, pks: Vec<Pk>, seqs: Vec<u64>) -> Chunk {
+    pub(crate) fn new(partition: i64, batch: ChunkColumns, pks: Vec<Pk>, seqs: Vec<u64>) -> Chunk {
         let deleted = (0..pks.len()).map(|_| AtomicU64::new(ALIVE)).collect();
         let max_seq = seqs.iter().copied().max().unwrap_or(0);
         Chunk {
@@ -71,6 +74,7 @@ impl Chunk {
             max_seq,
             deletes: AtomicU64::new(0),
             indexes: RwLock::new(Vec::new()),
+            scalar: RwLock::new(Vec::new()),
         }
     }
 
@@ -103,6 +107,20 @@ impl Chunk {
             .iter()
             .find(|i| i.index_id == index_id)
             .cloned()
+    }
+
+    /// The scalar indexes built so far.
+    pub fn scalar_indexes(&self) -> Vec<Arc<ScalarChunkIndex>> {
+        self.scalar.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Whether index `index_id` (vector or scalar) is built over this chunk.
+    pub fn has_index(&self, index_id: i64) -> bool {
+        self.index(index_id).is_some()
+            || self
+                .scalar
+                .read()
+                .is_ok_and(|s| s.iter().any(|i| i.index_id == index_id))
     }
 
     pub fn len(&self) -> usize {
@@ -1124,14 +1142,39 @@ impl CollectionStore {
             if let Ok(mut built) = chunk.indexes.write() {
                 built.retain(|b| specs.iter().any(|s| s.index_id == b.index_id));
             }
+            if let Ok(mut built) = chunk.scalar.write() {
+                built.retain(|b| specs.iter().any(|s| s.index_id == b.index_id));
+            }
             for spec in specs.iter().filter(|s| s.needs_build()) {
-                if chunk.index(spec.index_id).is_some() {
+                if chunk.has_index(spec.index_id) {
                     continue;
                 }
                 if self.stopping.load(Ordering::Acquire) || self.poisoned.load(Ordering::Acquire) {
                     return Ok(());
                 }
                 let path = index_path(&self.dir, segment, ord, spec.index_id);
+                if spec.kind == IndexKind::Scalar {
+                    let index = match ScalarChunkIndex::load(&self.vfs, &path, chunk, spec) {
+                        Some(index) => index,
+                        None => {
+                            let Some(index) = ScalarChunkIndex::build(chunk, spec) else {
+                                continue;
+                            };
+                            if self.stopping.load(Ordering::Acquire) {
+                                return Ok(());
+                            }
+                            if let Err(e) = index.save(&self.vfs, &path) {
+                                // The index still serves from memory; the file is only a cache.
+                                tracing::warn!(file = %path.display(), error = %e, "cannot save an index file");
+                            }
+                            index
+                        }
+                    };
+                    if let Ok(mut built) = chunk.scalar.write() {
+                        built.push(Arc::new(index));
+                    }
+                    continue;
+                }
                 let index = match ChunkIndex::load(&self.vfs, &path, chunk, spec) {
                     Some(index) => index,
                     None => {
@@ -1176,7 +1219,7 @@ impl CollectionStore {
         let mut indexed = 0u64;
         for chunk in snap.chunks.iter().filter(|c| c.segment.is_some()) {
             total += chunk.len() as u64;
-            if !builds || chunk.index(index_id).is_some() {
+            if !builds || chunk.has_index(index_id) {
                 indexed += chunk.len() as u64;
             }
         }

@@ -21,12 +21,14 @@ use super::store::Chunk;
 use crate::catalog::IndexMeta;
 use crate::{EngineError, Result};
 
-/// How a vector index of a collection is built.
+/// How an index of a collection is built (vector indexes here, scalar ones in
+/// [`super::sindex`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexSpec {
     pub index_id: i64,
     pub field: String,
     pub data_type: DataType,
+    /// The vector metric (unused by scalar indexes).
     pub metric: Metric,
     pub kind: IndexKind,
 }
@@ -40,6 +42,9 @@ pub enum IndexKind {
         m: usize,
         ef_construction: usize,
     },
+    /// A scalar index (INVERTED, STL_SORT, BITMAP, Trie, AUTOINDEX on a scalar field): sorted
+    /// distinct values with their rows ([`super::sindex::ScalarChunkIndex`]).
+    Scalar,
 }
 
 /// Milvus AUTOINDEX on dense vectors builds HNSW with these.
@@ -47,10 +52,17 @@ const AUTO_M: usize = 16;
 const AUTO_EF_CONSTRUCTION: usize = 200;
 
 impl IndexSpec {
-    /// The spec of a declared vector index; `None` for scalar indexes.
+    /// The spec of a declared index; `None` for a field type rivus has no index for (JSON:
+    /// `create_index` refuses it).
     pub fn of(index: &IndexMeta, data_type: DataType) -> Option<IndexSpec> {
         if !data_type.is_vector() {
-            return None;
+            return super::sindex::buildable(data_type).then(|| IndexSpec {
+                index_id: index.id,
+                field: index.field_name.clone(),
+                data_type,
+                metric: Metric::L2,
+                kind: IndexKind::Scalar,
+            });
         }
         let metric = index
             .params
