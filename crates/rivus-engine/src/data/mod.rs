@@ -803,13 +803,25 @@ fn count_matches(
         if partitions.is_some_and(|p| !p.contains(&chunk.partition)) {
             continue;
         }
-        let mut rows: Bitmap = chunk.visible(snap.at);
-        if let Some(p) = predicate {
-            rows.and(&sindex::filter_chunk(chunk, p));
-        }
-        n += rows.count_ones() as u64;
+        n += chunk_rows(snap, chunk, predicate).count_ones() as u64;
     }
     n
+}
+
+/// The rows of `chunk` visible to `snap` and matching `predicate` (no visibility pass for a
+/// chunk whose rows are all visible).
+fn chunk_rows(snap: &Snapshot, chunk: &store::Chunk, predicate: Option<&Predicate>) -> Bitmap {
+    let all_visible = chunk.all_visible(snap.at);
+    match predicate {
+        Some(p) if all_visible => sindex::filter_chunk(chunk, p),
+        Some(p) => {
+            let mut rows = chunk.visible(snap.at);
+            rows.and(&sindex::filter_chunk(chunk, p));
+            rows
+        }
+        None if all_visible => Bitmap::ones(chunk.len()),
+        None => chunk.visible(snap.at),
+    }
 }
 
 /// The keys a key-lookup filter (`pk in [..]`, `pk == v`) names; `None` for other filters.
@@ -860,11 +872,7 @@ fn scan(
         if partitions.is_some_and(|p| !p.contains(&chunk.partition)) {
             continue;
         }
-        let mut rows: Bitmap = chunk.visible(snap.at);
-        if let Some(p) = predicate {
-            rows.and(&sindex::filter_chunk(chunk, p));
-        }
-        out.extend(rows.iter_ones().map(|r| (c, r)));
+        out.extend(chunk_rows(snap, chunk, predicate).iter_ones().map(|r| (c, r)));
     }
     out
 }
