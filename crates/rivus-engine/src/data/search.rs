@@ -274,6 +274,18 @@ enum Scorer<'a> {
     },
 }
 
+/// Rows scored per batch-kernel call in exact search.
+const BLOCK: usize = 256;
+
+/// The batch kernel of `metric` (one query against consecutive rows).
+fn f32_many(metric: Metric) -> distance::ManyKernel {
+    distance::f32_many_kernel(match metric {
+        Metric::L2 => distance::Metric::L2,
+        Metric::Ip => distance::Metric::Ip,
+        Metric::Cosine | Metric::Hamming | Metric::Jaccard => distance::Metric::Cosine,
+    })
+}
+
 fn f32_kernel(metric: Metric) -> fn(&[f32], &[f32]) -> f32 {
     match metric {
         Metric::L2 => distance::l2_f32,
@@ -487,9 +499,33 @@ fn exact_query(
         match (scorer, queries) {
             (Scorer::F32 { data, dim, kernel }, SearchVectors::Float(qs)) => {
                 let query = qs.get(q).map(Vec::as_slice).unwrap_or_default();
-                for row in allowed.iter_ones() {
-                    if let Some(v) = data.get(row * dim..(row + 1) * dim) {
-                        consider(row, kernel(query, v));
+                let rows = data.len().checked_div(*dim).unwrap_or(0).min(allowed.len());
+                if allowed.count_ones() * 2 >= rows && rows > 0 && query.len() == *dim {
+                    // Mostly allowed: score blocks of consecutive rows with the batch kernel
+                    // (one dispatch, the query loaded once per block).
+                    let many = f32_many(metric);
+                    let mut scores = [0f32; BLOCK];
+                    let mut start = 0;
+                    while start < rows {
+                        let end = (start + BLOCK).min(rows);
+                        if allowed.any_in(start, end) {
+                            let out = &mut scores[..end - start];
+                            if let Some(block) = data.get(start * dim..end * dim) {
+                                many(query, block, *dim, out);
+                                for (i, score) in out.iter().enumerate() {
+                                    if allowed.get(start + i) {
+                                        consider(start + i, *score);
+                                    }
+                                }
+                            }
+                        }
+                        start = end;
+                    }
+                } else {
+                    for row in allowed.iter_ones() {
+                        if let Some(v) = data.get(row * dim..(row + 1) * dim) {
+                            consider(row, kernel(query, v));
+                        }
                     }
                 }
             }
