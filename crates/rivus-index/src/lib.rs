@@ -30,3 +30,11 @@ pub use metric::{KernelFn, Metric};
 pub use search::{Hit, RangeSearch, SearchOptions};
 pub use source::{DenseVectors, VectorSource};
 pub use topk::TopK;
+
+// Inverted-file, binary and sparse indexes.
+pub mod ivf;
+pub use ivf::{FrozenIvf, IvfParams, IvfQuantizer, IvfSearchParams};
+pub mod binary;
+pub use binary::{BinIvfParams, BinaryMetric, BinarySource, BinaryVectors, FrozenBinIvf};
+pub mod sparse;
+pub use sparse::{FrozenSparse, SparseParams, SparseSearchParams, SparseSource};

@@ -108,7 +108,7 @@ impl<'a> SearchOptions<'a> {
 /// Number of queries in `queries` (`nq * dim` values), or a dimension error when `dim`
 /// does not divide it.
 pub(crate) fn query_count(queries: &[f32], dim: usize) -> Result<usize> {
-    if dim == 0 || queries.len() % dim != 0 {
+    if dim == 0 || !queries.len().is_multiple_of(dim) {
         return Err(IndexError::DimensionMismatch {
             expected: dim,
             got: if dim == 0 {

@@ -27,7 +27,9 @@ use super::level::assign_levels;
 use super::prefetch::{prefetch_range, prefetch_vector};
 use super::select::select_neighbors;
 use super::visited::{Scratch, ScratchPool};
-use super::walk::{greedy, search_layer, take_results, Links, Space};
+use super::walk::{
+    greedy, search_layer, take_results, Links, Space, WalkDistance, UNIT_TOLERANCE,
+};
 use super::HnswParams;
 use crate::metric::{inverse_norm, KernelFn};
 use crate::{IndexError, Metric, Result, VectorSource};
@@ -36,9 +38,11 @@ use crate::{IndexError, Metric, Result, VectorSource};
 pub struct HnswBuilder<'a, S: ?Sized> {
     source: &'a S,
     metric: Metric,
-    /// L2 or IP kernel; COSINE uses IP and the inverse norms.
+    /// L2 or IP kernel; COSINE uses IP (and the inverse norms unless all are 1).
     kernel: KernelFn,
-    /// `1/|v|` per row for COSINE, empty otherwise.
+    /// How kernel results become internal distances.
+    walk: WalkDistance,
+    /// `1/|v|` per row for COSINE over vectors that are not all unit length, else empty.
     inverse_norms: Vec<f32>,
     params: HnswParams,
     rows: usize,
@@ -57,7 +61,8 @@ pub struct HnswBuilder<'a, S: ?Sized> {
     pool: ScratchPool,
 }
 
-/// One link list's place: its words, distances, first word (the count) and capacity.
+/// One link list: `[count, links...]` words, the links' distances (same positions) and
+/// the capacity.
 struct Slot<'g> {
     words: &'g [AtomicU32],
     distances: &'g [AtomicU32],
@@ -113,7 +118,7 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
             }
         }
         let atomics = |len: usize| (0..len).map(|_| AtomicU32::new(0)).collect::<Vec<_>>();
-        let inverse_norms = if metric == Metric::Cosine {
+        let mut inverse_norms: Vec<f32> = if metric == Metric::Cosine {
             (0..rows as u32)
                 .into_par_iter()
                 .map(|r| inverse_norm(source.vector(r)))
@@ -121,6 +126,20 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
         } else {
             Vec::new()
         };
+        // Embeddings are usually normalized already: then the inner product is the cosine
+        // and the walk skips the per-row norm (final scores are exact either way).
+        let unit = inverse_norms
+            .iter()
+            .all(|&inv| (inv - 1.0).abs() <= UNIT_TOLERANCE);
+        let walk = match metric {
+            Metric::L2 => WalkDistance::L2,
+            Metric::Ip => WalkDistance::NegIp,
+            Metric::Cosine if unit => WalkDistance::NegIp,
+            Metric::Cosine => WalkDistance::NegScaledIp,
+        };
+        if unit {
+            inverse_norms = Vec::new();
+        }
         Ok(HnswBuilder {
             source,
             metric,
@@ -128,6 +147,7 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
                 Metric::L2 => crate::distance::l2_f32_kernel(),
                 Metric::Ip | Metric::Cosine => crate::distance::ip_f32_kernel(),
             },
+            walk,
             inverse_norms,
             params: params.clone(),
             rows,
@@ -179,7 +199,8 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
         };
         Some(Slot {
             words: words.get(start..start + 1 + cap)?,
-            distances: distances.get(start..start + 1 + cap)?,
+            // Empty once `freeze` has dropped the distances (only pruning reads them).
+            distances: distances.get(start..start + 1 + cap).unwrap_or(&[]),
             cap,
         })
     }
@@ -188,10 +209,10 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
     #[inline]
     fn pair(&self, a: u32, b: u32) -> f32 {
         let r = (self.kernel)(self.source.vector(a), self.source.vector(b));
-        match self.metric {
-            Metric::L2 => r,
-            Metric::Ip => -r,
-            Metric::Cosine => -r * (self.inverse_norm(a) * self.inverse_norm(b)),
+        match self.walk {
+            WalkDistance::L2 => r,
+            WalkDistance::NegIp => -r,
+            WalkDistance::NegScaledIp => -r * (self.inverse_norm(a) * self.inverse_norm(b)),
         }
     }
 
@@ -289,7 +310,10 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
     }
 
     /// The finished graph in its serialized form.
-    fn freeze(self) -> Result<FrozenHnsw<Vec<u8>>> {
+    fn freeze(mut self) -> Result<FrozenHnsw<Vec<u8>>> {
+        // Only pruning needed the link distances; free them before the copy is made.
+        self.layer0_distances = Vec::new();
+        self.upper_distances = Vec::new();
         let top = if self.rows == 0 {
             None
         } else {
@@ -328,12 +352,11 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
                 for &row in &nodes {
                     self.neighbors(row, layer, &mut links);
                     parts.links.extend_from_slice(&links);
-                    let total = u32::try_from(parts.links.len()).map_err(|_| {
-                        IndexError::TooLarge {
+                    let total =
+                        u32::try_from(parts.links.len()).map_err(|_| IndexError::TooLarge {
                             what: "links",
                             count: parts.links.len(),
-                        }
-                    })?;
+                        })?;
                     parts.offsets.push(total);
                 }
                 parts.nodes = nodes;
@@ -415,16 +438,57 @@ impl<S: VectorSource + ?Sized> Space for InsertSpace<'_, '_, S> {
     fn distance(&self, row: u32) -> f32 {
         let g = self.graph;
         let r = (g.kernel)(self.vector, g.source.vector(row));
-        match g.metric {
-            Metric::L2 => r,
-            Metric::Ip => -r,
+        match g.walk {
+            WalkDistance::L2 => r,
+            WalkDistance::NegIp => -r,
             // Same expression as `pair`, so stored link distances match recomputed ones.
-            Metric::Cosine => -r * (self.inverse_norm * g.inverse_norm(row)),
+            WalkDistance::NegScaledIp => -r * (self.inverse_norm * g.inverse_norm(row)),
         }
     }
 
     #[inline(always)]
     fn prefetch(&self, row: u32) {
         prefetch_vector(self.graph.source.vector(row));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DenseVectors;
+
+    fn data(rows: usize, dim: usize) -> Vec<f32> {
+        let mut s = 7u64;
+        (0..rows * dim)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect()
+    }
+
+    /// The frozen graph keeps every link the build made (a freeze that lost them would
+    /// still pass recall tests through the exact fallback, so check the links directly).
+    #[test]
+    fn frozen_graph_keeps_the_links() {
+        let source = DenseVectors::new(data(500, 8), 8).unwrap();
+        let params = HnswParams::new(6, 30);
+        let builder = HnswBuilder::new(&source, Metric::L2, &params).unwrap();
+        let graph = builder.build().unwrap();
+        let mut links = Vec::new();
+        let mut total = 0;
+        for row in 0..500u32 {
+            graph.neighbors(row, 0, &mut links);
+            assert!(!links.is_empty(), "row {row} lost its links");
+            assert!(links.len() <= 12 && !links.contains(&row));
+            total += links.len();
+        }
+        assert!(total >= 500 * 4, "mean degree {}", total / 500);
+        assert!(graph.layer_count() >= 2);
+        let top = graph.layer_count() - 1;
+        graph.neighbors(graph.header.entry, top, &mut links);
+        assert!(!links.is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //! ```text
 //! offset size  field
 //!      0    8  magic "RVSHNSW\0"
-//!      8    4  format version (1)
+//!      8    4  format version (2)
 //!     12    4  metric (0 L2, 1 IP, 2 COSINE)
 //!     16    4  dim
 //!     20    4  rows (n): the graph covers source rows 0..n
@@ -14,7 +14,8 @@
 //!     32    4  entry point row (u32::MAX when n = 0)
 //!     36    4  layers (L: top level + 1; 0 when n = 0)
 //!     40    8  level seed
-//!     48    8  byte offset of the inverse norms (COSINE; 0 when absent)
+//!     48    8  byte offset of the inverse norms (COSINE; 0 when absent: every vector
+//!              had unit length, so the walk scores with the inner product alone)
 //!     56    8  reserved (0)
 //!     64 40*L  layer table, one entry per layer 0..L, five u64 each:
 //!              nodes_at, node_count, offsets_at, links_at, link_count
@@ -25,7 +26,8 @@
 //!   nodes   node_count x u32  rows on this layer, ascending
 //!   offsets (node_count + 1) x u32  node i's links are links[offsets[i]..offsets[i + 1]]
 //!   links   link_count x u32  neighbour rows, closest first
-//! then, for COSINE: n x f32 inverse norms (1/|v|, 0 for a zero vector).
+//! then, for COSINE unless all vectors are unit length: n x f32 inverse norms (1/|v|, 0
+//! for a zero vector).
 //! ```
 //!
 //! Layer 0 has a fixed slot per row rather than offsets because every query walks it: a
@@ -41,7 +43,7 @@ use crate::{IndexError, Metric, Result};
 /// First eight bytes of every serialized graph.
 pub(crate) const MAGIC: [u8; 8] = *b"RVSHNSW\0";
 /// The format version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 /// Fixed header size.
 pub(crate) const HEADER_BYTES: usize = 64;
 /// One layer-table entry: five u64.
@@ -173,7 +175,7 @@ fn check_array(len: usize, at: usize, count: usize, what: &str) -> Result<()> {
         .checked_mul(4)
         .and_then(|b| b.checked_add(at))
         .ok_or_else(|| IndexError::corrupt(format!("{what} size overflows")))?;
-    if at % 4 != 0 || end > len {
+    if !at.is_multiple_of(4) || end > len {
         return Err(IndexError::corrupt(format!(
             "{what} at {at} (+{count} u32) outside {len} bytes"
         )));
@@ -269,7 +271,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Vec<LayerLayout>, Option<u
         layers.push(layout);
     }
     let norms_at = field(bytes, 48)?;
-    let norms = if header.rows > 0 && metric == Metric::Cosine {
+    let norms = if header.rows > 0 && metric == Metric::Cosine && norms_at != 0 {
         check_array(bytes.len(), norms_at, header.rows, "inverse norms")?;
         Some(norms_at)
     } else {
@@ -335,10 +337,10 @@ mod tests {
         ));
         assert!(decode(&bytes[..10]).is_err());
         let mut v = bytes.clone();
-        v[8] = 2;
+        v[8] = 9;
         assert!(matches!(
             decode(&v),
-            Err(IndexError::UnsupportedVersion { found: 2, .. })
+            Err(IndexError::UnsupportedVersion { found: 9, .. })
         ));
         let mut v = bytes.clone();
         v[0] = b'X';

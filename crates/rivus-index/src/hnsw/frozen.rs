@@ -23,7 +23,8 @@ pub struct FrozenHnsw<B> {
     bytes: B,
     pub(crate) header: Header,
     pub(crate) layers: Vec<LayerLayout>,
-    /// Byte offset of the COSINE inverse norms.
+    /// Byte offset of the COSINE inverse norms (`None` for other metrics, and for COSINE
+    /// over unit-length vectors, which the walk scores by inner product alone).
     pub(crate) norms_at: Option<usize>,
     pub(crate) pool: ScratchPool,
 }

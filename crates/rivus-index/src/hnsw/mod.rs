@@ -46,7 +46,7 @@ impl Default for HnswParams {
         HnswParams {
             m: 16,
             ef_construction: 200,
-            seed: 0x5eed_0f_41e5,
+            seed: 0x5eed_f41e,
         }
     }
 }

@@ -15,7 +15,7 @@ use super::format::read_u32;
 use super::frozen::FrozenHnsw;
 use super::prefetch::prefetch_vector;
 use super::visited::Scratch;
-use super::walk::{greedy, search_layer, take_results, Space};
+use super::walk::{greedy, search_layer, take_results, Space, WalkDistance};
 use crate::metric::{inverse_norm, KernelFn};
 use crate::search::query_count;
 use crate::{flat, Hit, IndexError, Metric, Result, SearchOptions, VectorSource};
@@ -31,7 +31,7 @@ struct QuerySpace<'a, S: ?Sized> {
     /// The query; normalized for COSINE.
     query: &'a [f32],
     kernel: KernelFn,
-    metric: Metric,
+    walk: WalkDistance,
     bytes: &'a [u8],
     norms_at: usize,
 }
@@ -40,11 +40,11 @@ impl<S: VectorSource + ?Sized> Space for QuerySpace<'_, S> {
     #[inline(always)]
     fn distance(&self, row: u32) -> f32 {
         let r = (self.kernel)(self.query, self.source.vector(row));
-        match self.metric {
-            Metric::L2 => r,
-            Metric::Ip => -r,
+        match self.walk {
+            WalkDistance::L2 => r,
+            WalkDistance::NegIp => -r,
             // -(q/|q| . v) / |v|: the cosine, from one inner product and a stored norm.
-            Metric::Cosine => {
+            WalkDistance::NegScaledIp => {
                 -r * read_u32(self.bytes, self.norms_at + 4 * row as usize)
                     .map_or(0.0, f32::from_bits)
             }
@@ -98,7 +98,7 @@ impl<B: AsRef<[u8]>> FrozenHnsw<B> {
         if let Some(range) = &opts.range {
             range.validate(self.metric())?;
         }
-        Ok(self.search_checked(source, query, opts, ef))
+        Ok(self.search_checked(source, query, opts, ef, self.allowed(opts)))
     }
 
     /// [`FrozenHnsw::search`] for `nq = queries.len() / dim` row-major queries, in parallel
@@ -121,9 +121,10 @@ impl<B: AsRef<[u8]>> FrozenHnsw<B> {
         if nq == 0 {
             return Ok(Vec::new());
         }
+        let allowed = self.allowed(opts);
         Ok(queries
             .par_chunks(self.dim())
-            .map(|q| self.search_checked(source, q, opts, ef))
+            .map(|q| self.search_checked(source, q, opts, ef, allowed))
             .collect())
     }
 
@@ -143,19 +144,25 @@ impl<B: AsRef<[u8]>> FrozenHnsw<B> {
         Ok(())
     }
 
-    /// Search after the arguments were checked.
+    /// How many of the graph's rows `opts` allows.
+    fn allowed(&self, opts: &SearchOptions<'_>) -> usize {
+        opts.filter
+            .map_or(self.len(), |f| count_allowed(f, self.len()))
+    }
+
+    /// Search after the arguments were checked; `allowed` is [`Self::allowed`].
     fn search_checked<S: VectorSource + ?Sized>(
         &self,
         source: &S,
         query: &[f32],
         opts: &SearchOptions<'_>,
         ef: usize,
+        allowed: usize,
     ) -> Vec<Hit> {
         let rows = self.len();
         if opts.k == 0 || rows == 0 {
             return Vec::new();
         }
-        let allowed = opts.filter.map_or(rows, |f| count_allowed(f, rows));
         if allowed == 0 {
             return Vec::new();
         }
@@ -216,7 +223,11 @@ impl<B: AsRef<[u8]>> FrozenHnsw<B> {
                 Metric::L2 => crate::distance::l2_f32_kernel(),
                 Metric::Ip | Metric::Cosine => crate::distance::ip_f32_kernel(),
             },
-            metric,
+            walk: match (metric, self.norms_at) {
+                (Metric::L2, _) => WalkDistance::L2,
+                (Metric::Ip, _) | (Metric::Cosine, None) => WalkDistance::NegIp,
+                (Metric::Cosine, Some(_)) => WalkDistance::NegScaledIp,
+            },
             bytes: self.as_bytes(),
             norms_at: self.norms_at.unwrap_or(0),
         };
@@ -305,6 +316,16 @@ mod tests {
     }
 
     #[test]
+    fn unfiltered_walk_fills_the_beam() {
+        let (rows, dim) = (1000, 8);
+        let source = DenseVectors::new(data(rows, dim, 3), dim).unwrap();
+        let graph = hnsw::build(&source, Metric::Cosine, &HnswParams::new(8, 40)).unwrap();
+        let mut scratch = graph.pool.get();
+        graph.walk(&source, &data(1, dim, 4), 50, None, &mut scratch);
+        assert_eq!(scratch.pairs.len(), 50);
+    }
+
+    #[test]
     fn exact_or_walk_by_selectivity() {
         assert!(prefer_exact(10, 100_000, 64));
         assert!(!prefer_exact(50_000, 100_000, 64));
@@ -321,7 +342,9 @@ mod tests {
         let graph = hnsw::build(&source, Metric::L2, &HnswParams::new(12, 60)).unwrap();
         let queries = data(30, dim, 2);
         for every in [100u32, 10] {
-            let filter = Bitmap::from_fn(rows, |r| (r as u32).wrapping_mul(2654435761) % every == 0);
+            let filter = Bitmap::from_fn(rows, |r| {
+                (r as u32).wrapping_mul(2654435761).is_multiple_of(every)
+            });
             let allowed = filter.count_ones();
             let opts = SearchOptions::new(10).with_filter(&filter);
             let mut found_total = 0;

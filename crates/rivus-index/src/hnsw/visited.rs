@@ -70,7 +70,7 @@ pub(crate) struct Scratch {
 /// Idle [`Scratch`]es of one index.
 #[derive(Debug, Default)]
 pub(crate) struct ScratchPool {
-    idle: Mutex<Vec<Box<Scratch>>>,
+    idle: Mutex<Vec<Scratch>>,
 }
 
 impl ScratchPool {
@@ -92,20 +92,20 @@ impl ScratchPool {
 /// A [`Scratch`] on loan from a [`ScratchPool`].
 pub(crate) struct PooledScratch<'a> {
     pool: &'a ScratchPool,
-    scratch: Option<Box<Scratch>>,
+    scratch: Option<Scratch>,
 }
 
 impl Deref for PooledScratch<'_> {
     type Target = Scratch;
     fn deref(&self) -> &Scratch {
         // Always `Some` until drop; the fallback is never reached.
-        self.scratch.as_deref().unwrap_or(&EMPTY)
+        self.scratch.as_ref().unwrap_or(&EMPTY)
     }
 }
 
 impl DerefMut for PooledScratch<'_> {
     fn deref_mut(&mut self) -> &mut Scratch {
-        self.scratch.get_or_insert_with(Box::default)
+        self.scratch.get_or_insert_with(Scratch::default)
     }
 }
 

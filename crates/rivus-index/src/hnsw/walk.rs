@@ -30,6 +30,21 @@ pub(crate) trait Space {
     fn prefetch(&self, row: u32);
 }
 
+/// How a kernel result becomes a walk distance (smaller is closer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WalkDistance {
+    /// Squared L2 as is.
+    L2,
+    /// Negated inner product: IP, and COSINE over unit vectors with a normalized query.
+    NegIp,
+    /// Negated inner product times the row's inverse norm: COSINE in general.
+    NegScaledIp,
+}
+
+/// Inverse norms within this of 1 count as unit length (f32 normalization leaves errors
+/// around 1e-7; the walk only navigates, final COSINE scores are recomputed exactly).
+pub(crate) const UNIT_TOLERANCE: f32 = 1e-4;
+
 const SIGN: u32 = 0x8000_0000;
 
 /// `(distance, row)` as one integer whose order is distance first (`f32` order, `-0.0` as
@@ -125,12 +140,12 @@ pub(crate) fn search_layer<L: Links, S: Space>(
         }
         // The next candidate is likely the next one expanded: start loading its links
         // while this one's neighbours are scored.
-        if exp() {
         if let Some(&Reverse(next)) = candidates.peek() {
             graph.prefetch_links(key_row(next), layer);
         }
-        }
         graph.neighbors(key_row(current), layer, links);
+        // Request every fresh neighbour's vector first, then score them: their cache
+        // misses overlap instead of queueing one after another.
         fresh.clear();
         for &row in links.iter() {
             if visited.insert(row) {
@@ -190,9 +205,4 @@ mod tests {
             assert_eq!(key_row(key(v, 5)), 5);
         }
     }
-}
-
-pub(crate) fn exp() -> bool {
-    static L: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *L.get_or_init(|| std::env::var_os("EXP").is_some())
 }

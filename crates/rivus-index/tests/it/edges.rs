@@ -145,3 +145,32 @@ fn cosine_zero_vectors_score_zero() {
         .unwrap();
     assert!(hits.iter().all(|h| h.score.is_finite()));
 }
+
+#[test]
+fn cosine_over_unit_vectors_walks_with_the_inner_product() {
+    let (rows, dim) = (1500, 16);
+    let mut data = random_vectors(rows, dim, 8);
+    for v in data.chunks_exact_mut(dim) {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    let source = DenseVectors::new(data, dim).unwrap();
+    let params = HnswParams::new(12, 80);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let cosine = pool.install(|| hnsw::build(&source, Metric::Cosine, &params).unwrap());
+    let ip = pool.install(|| hnsw::build(&source, Metric::Ip, &params).unwrap());
+    // The same graph as IP's (only the metric code differs), without an inverse-norm
+    // section.
+    assert_eq!(cosine.as_bytes().len(), ip.as_bytes().len());
+    assert_eq!(cosine.as_bytes()[16..], ip.as_bytes()[16..]);
+    let queries = random_vectors(40, dim, 9);
+    let opts = SearchOptions::new(10);
+    let mut total = 0.0;
+    for q in queries.chunks_exact(dim) {
+        let found = cosine.search(&source, q, &opts, 64).unwrap();
+        let want = flat::search_one(&source, Metric::Cosine, q, &opts).unwrap();
+        crate::common::assert_consistent(Metric::Cosine, &found, &want);
+        total += crate::common::recall(&found, &want);
+    }
+    assert!(total / 40.0 >= 0.95, "recall {}", total / 40.0);
+}
