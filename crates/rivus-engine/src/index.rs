@@ -169,6 +169,11 @@ fn checked_params(field: &FieldSchema, params: &Properties) -> Result<Properties
         stored.set(INDEX_TYPE, AUTOINDEX);
         return Ok(stored);
     }
+    if index_type == "HNSW_SQ" {
+        return Err(EngineError::unsupported(
+            "index type HNSW_SQ is not supported by rivus yet (HNSW, IVF_SQ8 and IVF_PQ are)",
+        ));
+    }
     if MILVUS_ONLY_INDEXES.contains(&index_type) {
         return Err(EngineError::unsupported(format!(
             "index type {index_type} is not supported by rivus yet (supported: {}, {}, {}, {}, AUTOINDEX)",

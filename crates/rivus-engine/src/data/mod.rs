@@ -872,7 +872,11 @@ fn scan(
         if partitions.is_some_and(|p| !p.contains(&chunk.partition)) {
             continue;
         }
-        out.extend(chunk_rows(snap, chunk, predicate).iter_ones().map(|r| (c, r)));
+        out.extend(
+            chunk_rows(snap, chunk, predicate)
+                .iter_ones()
+                .map(|r| (c, r)),
+        );
     }
     out
 }

@@ -85,6 +85,10 @@ pub struct Search {
     pub round_decimal: i64,
     /// Search iterators: only hits strictly farther than this score (the last one returned).
     pub after: Option<f32>,
+    /// IVF lists probed.
+    pub nprobe: Option<usize>,
+    /// SPARSE_INVERTED_INDEX: share of the query's smallest values ignored.
+    pub drop_ratio_search: Option<f32>,
 }
 
 impl Search {
@@ -106,6 +110,8 @@ impl Search {
             group_by: None,
             round_decimal: -1,
             after: None,
+            nprobe: None,
+            drop_ratio_search: None,
         }
     }
 }
@@ -405,21 +411,11 @@ fn index_chunk(
     field: &str,
     index: &super::vindex::ChunkIndex,
     allowed: Option<&Bitmap>,
-    queries: &[Vec<f32>],
     s: &Search,
     metric: Metric,
     k: usize,
 ) -> Vec<Vec<Hit>> {
-    let rows = match &index.widened {
-        Some(w) => Some(super::vindex::Rows::Borrowed(w, index.graph.dim())),
-        None => super::vindex::dense_rows(chunk, field),
-    };
-    let Some(rows) = rows else {
-        return vec![Vec::new(); queries.len()];
-    };
-    let Ok(source) = rivus_index::DenseVectors::new(rows.floats(), rows.dim()) else {
-        return vec![Vec::new(); queries.len()];
-    };
+    use super::vindex::{IndexQuery, Knobs};
     let mut opts = rivus_index::SearchOptions::new(k);
     if let Some(a) = allowed {
         opts = opts.with_filter(a);
@@ -430,11 +426,13 @@ fn index_chunk(
             range_filter: s.range_filter.map(|f| f as f32),
         });
     }
-    let ef = s.ef.unwrap_or(DEFAULT_EF).max(k);
-    // Queries in parallel too: one big chunk would otherwise keep a batch on one core.
-    queries
-        .par_iter()
-        .map(|q| match index.graph.search(&source, q, &opts, ef) {
+    let knobs = Knobs {
+        ef: s.ef.unwrap_or(DEFAULT_EF).max(k),
+        nprobe: s.nprobe.unwrap_or(DEFAULT_NPROBE),
+        drop_ratio_search: s.drop_ratio_search.unwrap_or(0.0),
+    };
+    let one = |query: IndexQuery<'_>| -> Vec<Hit> {
+        match index.search(chunk, field, query, &opts, knobs) {
             Ok(hits) => hits
                 .into_iter()
                 .map(|h| Hit {
@@ -447,9 +445,28 @@ fn index_chunk(
                 tracing::error!(error = %e, "index search failed");
                 Vec::new()
             }
-        })
-        .collect()
+        }
+    };
+    // Queries in parallel too: one big chunk would otherwise keep a batch on one core.
+    match &s.vectors {
+        SearchVectors::Float(qs) => qs.par_iter().map(|q| one(IndexQuery::Float(q))).collect(),
+        SearchVectors::Binary(qs) => qs.par_iter().map(|q| one(IndexQuery::Bytes(q))).collect(),
+        SearchVectors::Sparse(qs) => qs
+            .par_iter()
+            .map(|q| {
+                let mut bytes = Vec::with_capacity(q.len() * 8);
+                for (i, v) in q {
+                    bytes.extend_from_slice(&i.to_le_bytes());
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+                one(IndexQuery::Bytes(&bytes))
+            })
+            .collect(),
+    }
 }
+
+/// IVF `nprobe` when the request gives none (Milvus's default).
+const DEFAULT_NPROBE: usize = 8;
 
 /// Exact top-`k` of one chunk's `allowed` rows for every query (one heap per query).
 fn exact_chunk(
@@ -1229,14 +1246,13 @@ fn ranked(
             if allowed.as_ref().is_some_and(|a| a.count_ones() == 0) {
                 return Vec::new();
             }
-            if let (Some(index), SearchVectors::Float(queries)) = (built, &s.vectors) {
+            if let Some(index) = built {
                 return index_chunk(
                     c as u32,
                     chunk,
                     field,
                     &index,
                     allowed.as_ref(),
-                    queries,
                     s,
                     target.metric,
                     k,

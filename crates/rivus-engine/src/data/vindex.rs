@@ -42,6 +42,19 @@ pub enum IndexKind {
         m: usize,
         ef_construction: usize,
     },
+    /// IVF_FLAT, IVF_SQ8, IVF_PQ.
+    Ivf {
+        nlist: usize,
+        quantizer: rivus_index::IvfQuantizer,
+    },
+    /// BIN_IVF_FLAT.
+    BinIvf {
+        nlist: usize,
+    },
+    /// SPARSE_INVERTED_INDEX.
+    Sparse {
+        drop_ratio_build_per_mille: u32,
+    },
     /// A scalar index (INVERTED, STL_SORT, BITMAP, Trie, AUTOINDEX on a scalar field): sorted
     /// distinct values with their rows ([`super::sindex::ScalarChunkIndex`]).
     Scalar,
@@ -83,7 +96,38 @@ impl IndexSpec {
                 | DataType::BFloat16Vector
                 | DataType::Int8Vector
         );
+        let float = |key: &str, default: f32| {
+            index
+                .params
+                .get(key)
+                .and_then(|v| v.trim().parse::<f32>().ok())
+                .unwrap_or(default)
+        };
         let kind = match index.index_type().unwrap_or("AUTOINDEX") {
+            "IVF_FLAT" if dense => IndexKind::Ivf {
+                nlist: int("nlist", 128),
+                quantizer: rivus_index::IvfQuantizer::Flat,
+            },
+            "IVF_SQ8" if dense => IndexKind::Ivf {
+                nlist: int("nlist", 128),
+                quantizer: rivus_index::IvfQuantizer::Sq8,
+            },
+            "IVF_PQ" if dense => IndexKind::Ivf {
+                nlist: int("nlist", 128),
+                quantizer: rivus_index::IvfQuantizer::Pq {
+                    m: int("m", 1),
+                    nbits: int("nbits", 8),
+                },
+            },
+            "BIN_IVF_FLAT" if data_type == DataType::BinaryVector => IndexKind::BinIvf {
+                nlist: int("nlist", 128),
+            },
+            "SPARSE_INVERTED_INDEX" if data_type == DataType::SparseFloatVector => {
+                IndexKind::Sparse {
+                    drop_ratio_build_per_mille: (float("drop_ratio_build", 0.0) * 1000.0).round()
+                        as u32,
+                }
+            }
             "HNSW" if dense => IndexKind::Hnsw {
                 m: int("M", AUTO_M),
                 ef_construction: int("efConstruction", AUTO_EF_CONSTRUCTION),
@@ -129,9 +173,113 @@ impl AsRef<[u8]> for GraphBytes {
 pub struct ChunkIndex {
     pub index_id: i64,
     pub metric: Metric,
-    pub graph: FrozenHnsw<GraphBytes>,
-    /// FLOAT16/BFLOAT16/INT8 rows widened to f32 (the graph reads f32 vectors).
+    pub structure: Structure,
+    /// FLOAT16/BFLOAT16/INT8 rows widened to f32 (the indexes read f32 vectors).
     pub widened: Option<Vec<f32>>,
+}
+
+/// The built structure, by index type.
+#[derive(Debug)]
+pub enum Structure {
+    Hnsw(FrozenHnsw<GraphBytes>),
+    Ivf(rivus_index::FrozenIvf<GraphBytes>),
+    BinIvf(rivus_index::FrozenBinIvf<GraphBytes>),
+    Sparse(rivus_index::FrozenSparse<GraphBytes>),
+}
+
+impl Structure {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Structure::Hnsw(g) => g.as_bytes(),
+            Structure::Ivf(g) => g.as_bytes(),
+            Structure::BinIvf(g) => g.as_bytes(),
+            Structure::Sparse(g) => g.as_bytes(),
+        }
+    }
+
+    /// The block name in the index file.
+    fn block(kind: IndexKind) -> &'static str {
+        match kind {
+            IndexKind::Hnsw { .. } => "hnsw",
+            IndexKind::Ivf { .. } => "ivf",
+            IndexKind::BinIvf { .. } => "bin_ivf",
+            IndexKind::Sparse { .. } => "sparse",
+            IndexKind::Flat | IndexKind::Scalar => "none",
+        }
+    }
+
+    fn load(kind: IndexKind, bytes: GraphBytes) -> Option<Structure> {
+        Some(match kind {
+            IndexKind::Hnsw { .. } => Structure::Hnsw(FrozenHnsw::load(bytes).ok()?),
+            IndexKind::Ivf { .. } => Structure::Ivf(rivus_index::FrozenIvf::load(bytes).ok()?),
+            IndexKind::BinIvf { .. } => {
+                Structure::BinIvf(rivus_index::FrozenBinIvf::load(bytes).ok()?)
+            }
+            IndexKind::Sparse { .. } => {
+                Structure::Sparse(rivus_index::FrozenSparse::load(bytes).ok()?)
+            }
+            IndexKind::Flat | IndexKind::Scalar => return None,
+        })
+    }
+
+    /// Rows covered.
+    fn len(&self) -> usize {
+        match self {
+            Structure::Hnsw(g) => g.len(),
+            Structure::Ivf(g) => g.len(),
+            Structure::BinIvf(g) => g.len(),
+            Structure::Sparse(g) => g.len(),
+        }
+    }
+}
+
+/// The query of one search, as an index takes it.
+pub enum IndexQuery<'a> {
+    Float(&'a [f32]),
+    /// BINARY bytes, or a SPARSE row in Milvus's byte layout.
+    Bytes(&'a [u8]),
+}
+
+/// Search-time knobs of every index type.
+#[derive(Debug, Clone, Copy)]
+pub struct Knobs {
+    pub ef: usize,
+    pub nprobe: usize,
+    pub drop_ratio_search: f32,
+}
+
+fn binary_metric(m: Metric) -> rivus_index::BinaryMetric {
+    if m == Metric::Jaccard {
+        rivus_index::BinaryMetric::Jaccard
+    } else {
+        rivus_index::BinaryMetric::Hamming
+    }
+}
+
+/// A chunk's sparse rows as the index reads them.
+struct SparseRows<'a>(&'a [Vec<u8>]);
+
+impl rivus_index::SparseSource for SparseRows<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn row(&self, row: u32) -> &[u8] {
+        self.0
+            .get(row as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// A chunk's binary vectors.
+fn binary_rows(chunk: &Chunk, field: &str) -> Option<(Vec<u8>, usize)> {
+    let column = chunk.batch.column(field)?;
+    match &column.data {
+        ColumnData::Vector(v) if v.data_type == DataType::BinaryVector => {
+            Some((v.bytes.clone(), v.dim))
+        }
+        _ => None,
+    }
 }
 
 fn index_metric(m: Metric) -> rivus_index::Metric {
@@ -149,6 +297,14 @@ pub enum Rows<'a> {
 }
 
 impl Rows<'_> {
+    /// The widened copy, when the rows had to be converted.
+    pub fn into_widened(self) -> Option<Vec<f32>> {
+        match self {
+            Rows::Borrowed(..) => None,
+            Rows::Widened(v, _) => Some(v),
+        }
+    }
+
     pub fn floats(&self) -> &[f32] {
         match self {
             Rows::Borrowed(v, _) => v,
@@ -191,35 +347,128 @@ pub fn dense_rows<'a>(chunk: &'a Chunk, field: &str) -> Option<Rows<'a>> {
 impl ChunkIndex {
     /// Builds the index of `spec` over `chunk` (on the current rayon pool).
     pub fn build(chunk: &Chunk, spec: &IndexSpec) -> Result<Option<ChunkIndex>> {
-        let IndexKind::Hnsw { m, ef_construction } = spec.kind else {
-            return Ok(None);
-        };
-        let Some(rows) = dense_rows(chunk, &spec.field) else {
-            return Ok(None);
-        };
-        let source = DenseVectors::new(rows.floats(), rows.dim())
-            .map_err(|e| EngineError::Internal(format!("index build: {e}")))?;
-        let params = HnswParams::new(m, ef_construction);
-        let built = hnsw::build(&source, index_metric(spec.metric), &params)
-            .map_err(|e| EngineError::Internal(format!("index build: {e}")))?;
-        let graph = FrozenHnsw::load(GraphBytes::Owned(built.into_inner()))
-            .map_err(|e| EngineError::Internal(format!("index build: {e}")))?;
-        let widened = match rows {
-            Rows::Borrowed(..) => None,
-            Rows::Widened(v, _) => Some(v),
+        let failed =
+            |e: rivus_index::IndexError| EngineError::Internal(format!("index build: {e}"));
+        let (structure, widened) = match spec.kind {
+            IndexKind::Hnsw { m, ef_construction } => {
+                let Some(rows) = dense_rows(chunk, &spec.field) else {
+                    return Ok(None);
+                };
+                let source = DenseVectors::new(rows.floats(), rows.dim()).map_err(failed)?;
+                let params = HnswParams::new(m, ef_construction);
+                let built =
+                    hnsw::build(&source, index_metric(spec.metric), &params).map_err(failed)?;
+                let graph =
+                    FrozenHnsw::load(GraphBytes::Owned(built.into_inner())).map_err(failed)?;
+                (Structure::Hnsw(graph), rows.into_widened())
+            }
+            IndexKind::Ivf { nlist, quantizer } => {
+                let Some(rows) = dense_rows(chunk, &spec.field) else {
+                    return Ok(None);
+                };
+                let source = DenseVectors::new(rows.floats(), rows.dim()).map_err(failed)?;
+                let mut params = rivus_index::IvfParams::flat(nlist);
+                params.quantizer = quantizer;
+                let built = rivus_index::ivf::build(&source, index_metric(spec.metric), &params)
+                    .map_err(failed)?;
+                let ivf = rivus_index::FrozenIvf::load(GraphBytes::Owned(built.into_inner()))
+                    .map_err(failed)?;
+                (Structure::Ivf(ivf), rows.into_widened())
+            }
+            IndexKind::BinIvf { nlist } => {
+                let Some((bytes, dim)) = binary_rows(chunk, &spec.field) else {
+                    return Ok(None);
+                };
+                let source = rivus_index::BinaryVectors::new(bytes, dim).map_err(failed)?;
+                let params = rivus_index::BinIvfParams::new(nlist);
+                let built =
+                    rivus_index::binary::build(&source, binary_metric(spec.metric), &params)
+                        .map_err(failed)?;
+                let ivf = rivus_index::FrozenBinIvf::load(GraphBytes::Owned(built.into_inner()))
+                    .map_err(failed)?;
+                (Structure::BinIvf(ivf), None)
+            }
+            IndexKind::Sparse {
+                drop_ratio_build_per_mille,
+            } => {
+                let drop_ratio_build = drop_ratio_build_per_mille as f32 / 1000.0;
+                let Some(column) = chunk.batch.column(&spec.field) else {
+                    return Ok(None);
+                };
+                let ColumnData::Sparse(rows) = &column.data else {
+                    return Ok(None);
+                };
+                let params = rivus_index::SparseParams { drop_ratio_build };
+                let built =
+                    rivus_index::sparse::build(&SparseRows(rows), &params).map_err(failed)?;
+                let index = rivus_index::FrozenSparse::load(GraphBytes::Owned(built.into_inner()))
+                    .map_err(failed)?;
+                (Structure::Sparse(index), None)
+            }
+            IndexKind::Flat | IndexKind::Scalar => return Ok(None),
         };
         Ok(Some(ChunkIndex {
             index_id: spec.index_id,
             metric: spec.metric,
-            graph,
+            structure,
             widened,
         }))
+    }
+
+    /// The `opts.k` best rows of this chunk for `query`.
+    pub fn search(
+        &self,
+        chunk: &Chunk,
+        field: &str,
+        query: IndexQuery<'_>,
+        opts: &rivus_index::SearchOptions<'_>,
+        knobs: Knobs,
+    ) -> std::result::Result<Vec<rivus_index::Hit>, rivus_index::IndexError> {
+        let dense = |dim: usize| -> Option<Rows<'_>> {
+            match &self.widened {
+                Some(w) => Some(Rows::Borrowed(w, dim)),
+                None => dense_rows(chunk, field),
+            }
+        };
+        let missing =
+            || rivus_index::IndexError::invalid("field", 0, "the chunk lacks the indexed field");
+        match (&self.structure, query) {
+            (Structure::Hnsw(g), IndexQuery::Float(q)) => {
+                let rows = dense(g.dim()).ok_or_else(missing)?;
+                let source = DenseVectors::new(rows.floats(), rows.dim())?;
+                g.search(&source, q, opts, knobs.ef)
+            }
+            (Structure::Ivf(g), IndexQuery::Float(q)) => {
+                let rows = dense(g.dim()).ok_or_else(missing)?;
+                let source = DenseVectors::new(rows.floats(), rows.dim())?;
+                let params = rivus_index::IvfSearchParams::new(knobs.nprobe);
+                g.search(&source, q, opts, &params)
+            }
+            (Structure::BinIvf(g), IndexQuery::Bytes(q)) => g.search(q, opts, knobs.nprobe),
+            (Structure::Sparse(g), IndexQuery::Bytes(q)) => {
+                let params = rivus_index::SparseSearchParams {
+                    drop_ratio_search: knobs.drop_ratio_search,
+                };
+                g.search(q, opts, &params)
+            }
+            _ => Err(rivus_index::IndexError::invalid(
+                "query",
+                0,
+                "the query type does not match the index",
+            )),
+        }
     }
 
     /// Writes the graph to `path` (a block file: checksummed, written whole or not at all).
     pub fn save(&self, vfs: &Arc<dyn Vfs>, path: &Path) -> Result<()> {
         let mut file = BlockFileWriter::create_in(vfs, path)?;
-        file.add("hnsw", self.graph.as_bytes())?;
+        let block = match &self.structure {
+            Structure::Hnsw(_) => "hnsw",
+            Structure::Ivf(_) => "ivf",
+            Structure::BinIvf(_) => "bin_ivf",
+            Structure::Sparse(_) => "sparse",
+        };
+        file.add(block, self.structure.as_bytes())?;
         file.finish()?;
         Ok(())
     }
@@ -235,30 +484,39 @@ impl ChunkIndex {
         if !vfs.exists(path).unwrap_or(false) {
             return None;
         }
+        let block = Structure::block(spec.kind);
         let loaded = BlockFile::open_in(vfs, path)
             .ok()
-            .and_then(|f| f.shared_block("hnsw"))
-            .and_then(|b| FrozenHnsw::load(GraphBytes::Mapped(b)).ok());
-        let Some(graph) = loaded else {
+            .and_then(|f| f.shared_block(block))
+            .and_then(|b| Structure::load(spec.kind, GraphBytes::Mapped(b)));
+        let Some(structure) = loaded else {
             tracing::warn!(file = %path.display(), "index file is damaged; rebuilding it");
             return None;
         };
-        let rows = dense_rows(chunk, &spec.field)?;
-        if graph.len() != chunk.len()
-            || graph.dim() != rows.dim()
-            || graph.metric() != index_metric(spec.metric)
-        {
+        let fits = match &structure {
+            Structure::Hnsw(g) => {
+                g.metric() == index_metric(spec.metric)
+                    && dense_rows(chunk, &spec.field).is_some_and(|r| r.dim() == g.dim())
+            }
+            Structure::Ivf(g) => {
+                g.metric() == index_metric(spec.metric)
+                    && dense_rows(chunk, &spec.field).is_some_and(|r| r.dim() == g.dim())
+            }
+            Structure::BinIvf(g) => g.metric() == binary_metric(spec.metric),
+            Structure::Sparse(_) => true,
+        };
+        if structure.len() != chunk.len() || !fits {
             tracing::warn!(file = %path.display(), "index file does not match its segment; rebuilding it");
             return None;
         }
-        let widened = match rows {
-            Rows::Borrowed(..) => None,
-            Rows::Widened(v, _) => Some(v),
+        let widened = match (&structure, dense_rows(chunk, &spec.field)) {
+            (Structure::Hnsw(_) | Structure::Ivf(_), Some(rows)) => rows.into_widened(),
+            _ => None,
         };
         Some(ChunkIndex {
             index_id: spec.index_id,
             metric: spec.metric,
-            graph,
+            structure,
             widened,
         })
     }

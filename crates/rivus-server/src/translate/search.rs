@@ -175,6 +175,24 @@ fn apply_json_params(s: &mut Search, json: &str) -> Result<(), EngineError> {
                 }
                 s.ef = Some(ef as usize);
             }
+            "nprobe" => {
+                let n = number("nprobe", v)?;
+                if !(1.0..=65536.0).contains(&n) || n.fract() != 0.0 {
+                    return Err(invalid(format!(
+                        "param 'nprobe' ({n}) should be in range [1, 65536]"
+                    )));
+                }
+                s.nprobe = Some(n as usize);
+            }
+            "drop_ratio_search" => {
+                let r = number("drop_ratio_search", v)?;
+                if !(0.0..1.0).contains(&r) {
+                    return Err(invalid(format!(
+                        "param 'drop_ratio_search' ({r}) should be in range [0.000000, 1.000000)"
+                    )));
+                }
+                s.drop_ratio_search = Some(r as f32);
+            }
             "radius" => s.radius = Some(number("radius", v)?),
             "range_filter" => s.range_filter = Some(number("range_filter", v)?),
             "metric_type" => {
@@ -182,11 +200,9 @@ fn apply_json_params(s: &mut Search, json: &str) -> Result<(), EngineError> {
                     s.metric = Some(m.to_string());
                 }
             }
-            // Search-time knobs of index types rivus serves exactly (FLAT) or of Milvus's
-            // other index types: they cannot change an exact answer.
-            "nprobe"
-            | "max_empty_result_buckets"
-            | "drop_ratio_search"
+            // Knobs of index types rivus does not have (and the keys pymilvus copies here from
+            // the request's top level): they cannot change rivus's answer.
+            "max_empty_result_buckets"
             | "search_list"
             | "itopk_size"
             | "level"
