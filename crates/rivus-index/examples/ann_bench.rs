@@ -340,7 +340,8 @@ fn run() -> Result<(), String> {
         // A fixed pseudo-random `percent`% of the rows; ground truth and an exact-search
         // baseline come from FLAT over the same filter.
         filter = Bitmap::from_fn(rows, |r| {
-            (r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40 < (percent / 100.0 * (1u64 << 24) as f64) as u64
+            (r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40
+                < (percent / 100.0 * (1u64 << 24) as f64) as u64
         });
         opts = opts.with_filter(&filter);
         let (exact, timing) = time_passes(nq, || {

@@ -27,9 +27,7 @@ use super::level::assign_levels;
 use super::prefetch::{prefetch_range, prefetch_vector};
 use super::select::select_neighbors;
 use super::visited::{Scratch, ScratchPool};
-use super::walk::{
-    greedy, search_layer, take_results, Links, Space, WalkDistance, UNIT_TOLERANCE,
-};
+use super::walk::{greedy, search_layer, take_results, Links, Space, WalkDistance, UNIT_TOLERANCE};
 use super::HnswParams;
 use crate::metric::{inverse_norm, KernelFn};
 use crate::{IndexError, Metric, Result, VectorSource};

@@ -156,7 +156,10 @@ fn cosine_over_unit_vectors_walks_with_the_inner_product() {
     }
     let source = DenseVectors::new(data, dim).unwrap();
     let params = HnswParams::new(12, 80);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     let cosine = pool.install(|| hnsw::build(&source, Metric::Cosine, &params).unwrap());
     let ip = pool.install(|| hnsw::build(&source, Metric::Ip, &params).unwrap());
     // The same graph as IP's (only the metric code differs), without an inverse-norm
