@@ -21,7 +21,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use super::format::{self, Header, LayerParts};
+use super::format::{self, Header, Parts};
 use super::frozen::FrozenHnsw;
 use super::level::assign_levels;
 use super::prefetch::{prefetch_range, prefetch_vector};
@@ -235,8 +235,9 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
             inverse_norm: self.inverse_norm(row),
         };
         let mut current = (space.distance(self.entry), self.entry);
+        scratch.visited.clear(self.rows);
         for layer in (level + 1..=top).rev() {
-            current = greedy(self, layer, &space, current, &mut scratch.links);
+            current = greedy(self, layer, &space, current, scratch);
         }
         let ef = self.params.ef_construction.max(self.params.m);
         for layer in (0..=level.min(top)).rev() {
@@ -312,53 +313,45 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
         // Only pruning needed the link distances; free them before the copy is made.
         self.layer0_distances = Vec::new();
         self.upper_distances = Vec::new();
-        let top = if self.rows == 0 {
-            None
+        let levels = if self.rows == 0 {
+            0
         } else {
             self.levels
                 .get(self.entry as usize)
-                .map(|&l| usize::from(l))
+                .map_or(0, |&l| usize::from(l) + 1)
         };
-        let mut layers = Vec::new();
+        let mut parts = Parts {
+            layer0: Vec::with_capacity(self.rows * self.m0),
+            upper_index: vec![format::EMPTY; self.rows],
+            upper: Vec::new(),
+            inverse_norms: std::mem::take(&mut self.inverse_norms),
+        };
         let mut links = Vec::new();
-        if let Some(top) = top {
-            let mut layer0 = LayerParts {
-                links: Vec::with_capacity(self.rows * self.m0),
-                ..LayerParts::default()
-            };
-            for row in 0..self.rows as u32 {
-                self.neighbors(row, 0, &mut links);
-                layer0.links.extend_from_slice(&links);
-                layer0
-                    .links
-                    .resize((row as usize + 1) * self.m0, format::EMPTY);
+        for row in 0..self.rows as u32 {
+            self.neighbors(row, 0, &mut links);
+            parts.layer0.extend_from_slice(&links);
+            parts
+                .layer0
+                .resize((row as usize + 1) * self.m0, format::EMPTY);
+            let level = self.levels.get(row as usize).copied().unwrap_or(0);
+            if level == 0 {
+                continue;
             }
-            layers.push(layer0);
-            for layer in 1..=top {
-                let nodes: Vec<u32> = (0..self.rows as u32)
-                    .filter(|&r| {
-                        self.levels
-                            .get(r as usize)
-                            .is_some_and(|&l| usize::from(l) >= layer)
-                    })
-                    .collect();
-                let mut parts = LayerParts {
-                    offsets: Vec::with_capacity(nodes.len() + 1),
-                    ..LayerParts::default()
-                };
-                parts.offsets.push(0);
-                for &row in &nodes {
-                    self.neighbors(row, layer, &mut links);
-                    parts.links.extend_from_slice(&links);
-                    let total =
-                        u32::try_from(parts.links.len()).map_err(|_| IndexError::TooLarge {
-                            what: "links",
-                            count: parts.links.len(),
-                        })?;
-                    parts.offsets.push(total);
-                }
-                parts.nodes = nodes;
-                layers.push(parts);
+            let block = u32::try_from(parts.upper.len())
+                .ok()
+                .filter(|&b| b != format::EMPTY)
+                .ok_or(IndexError::TooLarge {
+                    what: "upper links",
+                    count: parts.upper.len(),
+                })?;
+            if let Some(index) = parts.upper_index.get_mut(row as usize) {
+                *index = block;
+            }
+            parts.upper.push(u32::from(level));
+            for layer in 1..=usize::from(level) {
+                self.neighbors(row, layer, &mut links);
+                parts.upper.push(links.len() as u32);
+                parts.upper.extend_from_slice(&links);
             }
         }
         let header = Header {
@@ -368,9 +361,10 @@ impl<'a, S: VectorSource + ?Sized> HnswBuilder<'a, S> {
             m: self.params.m,
             ef_construction: self.params.ef_construction,
             entry: if self.rows == 0 { u32::MAX } else { self.entry },
+            levels,
             seed: self.params.seed,
         };
-        FrozenHnsw::load(format::encode(&header, &layers, &self.inverse_norms))
+        FrozenHnsw::load(format::encode(&header, &parts))
     }
 }
 

@@ -1,13 +1,13 @@
 //! [`FrozenHnsw`]: an immutable HNSW graph read in place from its serialized bytes.
 //!
-//! Opening one parses the 64-byte header and the layer table only; neighbour lists are
+//! Opening one parses the 128-byte header only; neighbour lists are
 //! decoded from the bytes as a walk reaches them, so the engine can hand over an mmapped
 //! index file and start searching at once. A freshly built graph is the same type over a
 //! `Vec<u8>`, so there is one search path whether the graph was just built or loaded.
 
 use std::io::Write;
 
-use super::format::{self, Header, LayerLayout};
+use super::format::{self, Header, Layout};
 use super::prefetch::prefetch_range;
 use super::visited::ScratchPool;
 use super::walk::Links;
@@ -22,10 +22,10 @@ use crate::{Metric, Result};
 pub struct FrozenHnsw<B> {
     bytes: B,
     pub(crate) header: Header,
-    pub(crate) layers: Vec<LayerLayout>,
-    /// Byte offset of the COSINE inverse norms (`None` for other metrics, and for COSINE
-    /// over unit-length vectors, which the walk scores by inner product alone).
-    pub(crate) norms_at: Option<usize>,
+    /// Where the arrays are. `layout.norms_at` is `None` for metrics other than COSINE,
+    /// and for COSINE over unit-length vectors, which the walk scores by inner product
+    /// alone.
+    pub(crate) layout: Layout,
     pub(crate) pool: ScratchPool,
 }
 
@@ -36,12 +36,11 @@ impl<B: AsRef<[u8]>> FrozenHnsw<B> {
     /// Errors: [`crate::IndexError::Corrupt`] for bytes that are not a graph or are cut
     /// short, [`crate::IndexError::UnsupportedVersion`] for another format version.
     pub fn load(bytes: B) -> Result<Self> {
-        let (header, layers, norms_at) = format::decode(bytes.as_ref())?;
+        let (header, layout) = format::decode(bytes.as_ref())?;
         Ok(FrozenHnsw {
             bytes,
             header,
-            layers,
-            norms_at,
+            layout,
             pool: ScratchPool::default(),
         })
     }
@@ -94,23 +93,21 @@ impl<B: AsRef<[u8]>> FrozenHnsw<B> {
 
     /// Number of layers (0 for an empty graph).
     pub fn layer_count(&self) -> usize {
-        self.layers.len()
+        self.header.levels
     }
+}
 
-    /// Position of `node` among an upper layer's rows.
-    fn position(bytes: &[u8], layer: &LayerLayout, node: u32) -> Option<usize> {
-        let (mut lo, mut hi) = (0usize, layer.node_count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let row = format::read_u32(bytes, layer.nodes_at + 4 * mid)?;
-            match row.cmp(&node) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(mid),
-            }
-        }
-        None
-    }
+/// Appends the links in `raw` (little-endian u32s) that are rows below `rows`, stopping at
+/// the first [`format::EMPTY`].
+#[inline(always)]
+fn decode_links(raw: &[u8], rows: usize, out: &mut Vec<u32>) {
+    out.extend(
+        raw.chunks_exact(4)
+            .filter_map(|c| <[u8; 4]>::try_from(c).ok())
+            .map(u32::from_le_bytes)
+            .take_while(|&r| r != format::EMPTY)
+            .filter(|&r| (r as usize) < rows),
+    );
 }
 
 impl<B: AsRef<[u8]>> Links for FrozenHnsw<B> {
@@ -123,55 +120,61 @@ impl<B: AsRef<[u8]>> Links for FrozenHnsw<B> {
         out.clear();
         let bytes = self.bytes.as_ref();
         let rows = self.header.rows;
-        let Some(l) = self.layers.get(layer) else {
+        if node as usize >= rows {
             return;
-        };
+        }
         if layer == 0 {
             let slot = 8 * self.header.m;
-            let at = l.links_at + slot * node as usize;
+            let at = self.layout.layer0_at + slot * node as usize;
             if let Some(raw) = bytes.get(at..at + slot) {
-                out.extend(
-                    raw.chunks_exact(4)
-                        .filter_map(|c| <[u8; 4]>::try_from(c).ok())
-                        .map(u32::from_le_bytes)
-                        .take_while(|&r| r != format::EMPTY)
-                        .filter(|&r| (r as usize) < rows),
-                );
+                decode_links(raw, rows, out);
             }
             return;
         }
-        let Some(index) = Self::position(bytes, l, node) else {
-            return;
+        // The row's upper block: [level, then per layer 1..=level: count, links].
+        let word = |i: usize| -> Option<usize> {
+            if i >= self.layout.upper_words {
+                return None;
+            }
+            format::read_u32(bytes, self.layout.upper_at + 4 * i).map(|w| w as usize)
         };
-        let at = l.offsets_at + 4 * index;
-        let (Some(start), Some(end)) =
-            (format::read_u32(bytes, at), format::read_u32(bytes, at + 4))
+        let Some(block) = format::read_u32(bytes, self.layout.upper_index_at + 4 * node as usize)
         else {
             return;
         };
-        let (start, end) = (start as usize, end as usize);
-        if start > end || end > l.link_count {
+        if block == format::EMPTY {
             return;
         }
-        let Some(raw) = bytes.get(l.links_at + 4 * start..l.links_at + 4 * end) else {
+        let block = block as usize;
+        if word(block).is_none_or(|level| level < layer) {
+            return;
+        }
+        let mut at = block + 1;
+        for _ in 1..layer {
+            match word(at) {
+                Some(count) => at += 1 + count.min(self.header.m),
+                None => return,
+            }
+        }
+        let Some(count) = word(at) else {
             return;
         };
-        out.extend(
-            raw.chunks_exact(4)
-                .filter_map(|c| <[u8; 4]>::try_from(c).ok())
-                .map(u32::from_le_bytes)
-                .filter(|&r| (r as usize) < rows),
-        );
+        let (start, end) = (at + 1, at + 1 + count.min(self.header.m));
+        if end > self.layout.upper_words {
+            return;
+        }
+        let base = self.layout.upper_at;
+        if let Some(raw) = bytes.get(base + 4 * start..base + 4 * end) {
+            decode_links(raw, rows, out);
+        }
     }
 
     #[inline(always)]
     fn prefetch_links(&self, node: u32, layer: usize) {
         if layer == 0 {
-            if let Some(l) = self.layers.first() {
-                let slot = 8 * self.header.m;
-                let at = l.links_at + slot * node as usize;
-                prefetch_range(self.bytes.as_ref().as_ptr().wrapping_add(at), slot);
-            }
+            let slot = 8 * self.header.m;
+            let at = self.layout.layer0_at + slot * node as usize;
+            prefetch_range(self.bytes.as_ref().as_ptr().wrapping_add(at), slot);
         }
     }
 }

@@ -76,21 +76,37 @@ pub(crate) fn key_row(key: u64) -> u32 {
 
 /// Greedy descent on `layer` from `start` (Algorithm 2 with `ef = 1`): moves to the closest
 /// neighbour while one is closer. Returns the local minimum as `(distance, row)`.
+///
+/// Rows already scored during this descent (marked in `scratch.visited`, which the caller
+/// clears once before descending through all upper layers) are skipped: they were no
+/// closer than the best row at the time, and the best only gets closer, so skipping them
+/// does not change the path. Neighbour lists of consecutive hops overlap a lot.
 pub(crate) fn greedy<L: Links, S: Space>(
     graph: &L,
     layer: usize,
     space: &S,
     start: (f32, u32),
-    links: &mut Vec<u32>,
+    scratch: &mut Scratch,
 ) -> (f32, u32) {
+    let Scratch {
+        visited,
+        links,
+        fresh,
+        ..
+    } = scratch;
     let mut best = key(start.0, start.1);
+    visited.insert(start.1);
     loop {
         let mut moved = false;
         graph.neighbors(key_row(best), layer, links);
+        fresh.clear();
         for &row in links.iter() {
-            space.prefetch(row);
+            if visited.insert(row) {
+                space.prefetch(row);
+                fresh.push(row);
+            }
         }
-        for &row in links.iter() {
+        for &row in fresh.iter() {
             let k = key(space.distance(row), row);
             if k < best {
                 best = k;

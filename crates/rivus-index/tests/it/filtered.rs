@@ -61,3 +61,25 @@ fn empty_and_short_filters() {
     assert_eq!(found.len(), 5);
     assert!(found.iter().all(|h| h.row < 5));
 }
+
+/// A half-selective filter at a small ef takes the graph walk (not the exact fallback);
+/// it still returns k allowed hits with high recall.
+#[test]
+fn half_selective_filter_walks_the_graph() {
+    for metric in METRICS {
+        let fx = fixture(metric);
+        let filter = random_filter(500, 4);
+        let opts = SearchOptions::new(10).with_filter(&filter);
+        let mut total = 0.0;
+        for q in 0..QUERIES {
+            let found = fx.graph.search(&fx.source, fx.query(q), &opts, 24).unwrap();
+            let want = fx.exact(q, &opts);
+            assert_eq!(found.len(), 10);
+            assert!(found.iter().all(|h| filter.get(h.row as usize)));
+            assert_consistent(metric, &found, &want);
+            total += recall(&found, &want);
+        }
+        let mean = total / QUERIES as f64;
+        assert!(mean >= 0.95, "{metric:?}: recall {mean}");
+    }
+}
