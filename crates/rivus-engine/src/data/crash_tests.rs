@@ -11,15 +11,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rivus_schema::{
-    CollectionSchema, Column, ColumnBatch, ColumnData, DataType, FieldSchema, Properties,
-    VectorColumn,
-};
+use rivus_schema::{ColumnData, Properties};
 use rivus_storage::{CrashFs, FsOp, StorageError};
 
 use crate::{
-    CreateCollection, CreateIndex, Engine, EngineConfig, EngineError, LoadState, Query, Rows,
-    Templates,
+    CreateCollection, CreateIndex, Engine, EngineConfig, EngineError, LoadState, Query, Templates,
 };
 
 const DATA: &str = "/data";
@@ -30,44 +26,8 @@ fn open(fs: &CrashFs) -> crate::Result<Engine> {
     Engine::open(EngineConfig::new(DATA).with_vfs(fs.vfs()))
 }
 
-fn schema() -> CollectionSchema {
-    let mut id = FieldSchema::new("id", DataType::Int64);
-    id.is_primary_key = true;
-    CollectionSchema {
-        name: NAME.into(),
-        description: String::new(),
-        fields: vec![
-            id,
-            FieldSchema::new("v", DataType::Int64),
-            FieldSchema::new("vec", DataType::FloatVector).with_param("dim", 2),
-        ],
-        functions: vec![],
-        enable_dynamic_field: false,
-    }
-}
-
-/// Rows `(id, v)`, each with the vector `[id, v]` (so a row's columns can be checked to
-/// belong together).
-fn rows(pairs: &[(i64, i64)]) -> Rows {
-    let mut vec = VectorColumn::new(DataType::FloatVector, 2).unwrap();
-    vec.floats = pairs
-        .iter()
-        .flat_map(|(k, v)| [*k as f32, *v as f32])
-        .collect();
-    Rows {
-        partition: None,
-        columns: ColumnBatch::new(pairs.len())
-            .with(
-                "id",
-                Column::new(ColumnData::Int64(pairs.iter().map(|p| p.0).collect())),
-            )
-            .with(
-                "v",
-                Column::new(ColumnData::Int64(pairs.iter().map(|p| p.1).collect())),
-            )
-            .with("vec", Column::new(ColumnData::Vector(vec))),
-    }
-}
+// The collection's schema and rows are the data-plane tests' (`super::tests`).
+use super::tests::{rows, schema};
 
 fn pairs(keys: std::ops::Range<i64>) -> Vec<(i64, i64)> {
     keys.map(|k| (k, k)).collect()

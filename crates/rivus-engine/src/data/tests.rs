@@ -22,7 +22,7 @@ fn config(dir: &Path, checkpoint_bytes: u64) -> EngineConfig {
     c
 }
 
-fn schema() -> CollectionSchema {
+pub(super) fn schema() -> CollectionSchema {
     let mut id = FieldSchema::new("id", DataType::Int64);
     id.is_primary_key = true;
     CollectionSchema {
@@ -60,7 +60,9 @@ fn setup(dir: &Path, checkpoint_bytes: u64) -> Engine {
     engine
 }
 
-fn rows(pairs: &[(i64, i64)]) -> Rows {
+/// Rows `(id, v)`, each with the vector `[id, v]` (so a row's columns can be checked to
+/// belong together).
+pub(super) fn rows(pairs: &[(i64, i64)]) -> Rows {
     let mut vec = VectorColumn::new(DataType::FloatVector, 2).unwrap();
     vec.floats = pairs
         .iter()
