@@ -169,11 +169,6 @@ fn checked_params(field: &FieldSchema, params: &Properties) -> Result<Properties
         stored.set(INDEX_TYPE, AUTOINDEX);
         return Ok(stored);
     }
-    if index_type == "HNSW_SQ" {
-        return Err(EngineError::unsupported(
-            "index type HNSW_SQ is not supported by rivus yet (HNSW, IVF_SQ8 and IVF_PQ are)",
-        ));
-    }
     if MILVUS_ONLY_INDEXES.contains(&index_type) {
         return Err(EngineError::unsupported(format!(
             "index type {index_type} is not supported by rivus yet (supported: {}, {}, {}, {}, AUTOINDEX)",
@@ -757,8 +752,9 @@ mod knowhere {
         Ok(values)
     }
 
-    /// Scalar quantizer and refine types HNSW_SQ accepts.
-    const SQ_TYPES: &[&str] = &["SQ6", "SQ8", "FP16", "BF16"];
+    /// Scalar quantizer and refine types HNSW_SQ accepts (knowhere `FaissHnswSqConfig`;
+    /// SQ4U since Milvus 2.6.8).
+    const SQ_TYPES: &[&str] = &["SQ4U", "SQ6", "SQ8", "FP16", "BF16"];
     const REFINE_TYPES: &[&str] = &["SQ6", "SQ8", "FP16", "BF16", "FP32", "FLAT"];
 
     /// The checks knowhere runs on the build parameters of `index_type` for `field`.
@@ -790,9 +786,34 @@ mod knowhere {
                 if !SQ_TYPES.contains(&params.get("sq_type").unwrap_or("SQ8")) {
                     return Err("invalid scalar quantizer type".into());
                 }
+                let refine = match params.get("refine") {
+                    None => false,
+                    Some(v) => super::parse_go_bool(v).ok_or_else(|| {
+                        format!("Type conflict in json: param 'refine' ({v}) should be a boolean")
+                    })?,
+                };
                 if let Some(refine_type) = params.get("refine_type") {
                     if !REFINE_TYPES.contains(&refine_type) {
                         return Err("invalid refine type type".into());
+                    }
+                    // knowhere `pick_refine_index`: half-precision data refines at its own
+                    // precision or a lower one.
+                    let (fp32, bf16, fp16) = (
+                        matches!(refine_type, "FP32" | "FLAT"),
+                        refine_type == "BF16",
+                        refine_type == "FP16",
+                    );
+                    if refine && field.data_type == DataType::Float16Vector && (fp32 || bf16) {
+                        return Err(
+                            "fp16 input data does not accept bf16 or fp32 as a refine index."
+                                .into(),
+                        );
+                    }
+                    if refine && field.data_type == DataType::BFloat16Vector && (fp32 || fp16) {
+                        return Err(
+                            "bf16 input data does not accept fp16 or fp32 as a refine index."
+                                .into(),
+                        );
                     }
                 }
             }
@@ -885,6 +906,34 @@ mod knowhere {
                 check("HNSW_SQ", &[("sq_type", "SQ4")]).unwrap_err(),
                 "invalid scalar quantizer type"
             );
+            assert_eq!(check("HNSW_SQ", &[("sq_type", "SQ4U")]), Ok(()));
+            assert_eq!(
+                check("HNSW_SQ", &[("refine", "true"), ("refine_type", "FLAT")]),
+                Ok(())
+            );
+            assert_eq!(
+                check("HNSW_SQ", &[("refine_type", "SQ4U")]).unwrap_err(),
+                "invalid refine type type"
+            );
+            assert_eq!(
+                check("HNSW_SQ", &[("refine", "yes")]).unwrap_err(),
+                "Type conflict in json: param 'refine' (yes) should be a boolean"
+            );
+            let half = FieldSchema::new("h", DataType::Float16Vector).with_param("dim", 16);
+            let refine = |t: &str, on: &str| {
+                check_build_params(
+                    &half,
+                    "HNSW_SQ",
+                    &props(&[("refine", on), ("refine_type", t)]),
+                )
+            };
+            assert_eq!(
+                refine("FP32", "true").unwrap_err(),
+                "fp16 input data does not accept bf16 or fp32 as a refine index."
+            );
+            assert_eq!(refine("FP16", "true"), Ok(()));
+            // Without `refine` the refine type builds nothing, so nothing is checked.
+            assert_eq!(refine("BF16", "false"), Ok(()));
             assert_eq!(
                 check("FLAT", &[("dim", "8")]).unwrap_err(),
                 "dimension mismatch, dimension in schema: 16, dimension: 8"

@@ -12,7 +12,9 @@
 //! for experiments, `--graph <file>` (load the graph from there if it exists, else build
 //! and save it), `--rows <n>` (index a prefix of the base; recall is then meaningless) and
 //! `--filter <percent>` (search under an allow-filter of that share of the rows, against
-//! the exact filtered top-k, and time exact filtered search for comparison).
+//! the exact filtered top-k, and time exact filtered search for comparison). HNSW_SQ:
+//! `--sq SQ8` (codes encoded over the same graph; `--refine FP32 --refine-k 2` for the
+//! refine step; searches run on one thread).
 //!
 //! Builds once per thread count (wall and process CPU time), then searches the graph built
 //! with the first count. One thread searches on the calling thread, query after query;
@@ -24,7 +26,10 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use rivus_index::{flat, hnsw, DenseVectors, FrozenHnsw, HnswParams, Metric, SearchOptions};
+use rivus_index::{
+    flat, hnsw, DenseVectors, FrozenHnsw, FrozenHnswSq, HnswParams, Metric, RefineType,
+    SearchOptions, SqType,
+};
 use rivus_schema::Bitmap;
 
 /// A C-order `.npy` array: its shape and raw little-endian data.
@@ -129,6 +134,10 @@ struct Args {
     json: Option<String>,
     graph: Option<String>,
     filter_percent: Option<f64>,
+    /// HNSW_SQ: walk the graph over codes of this type.
+    sq: Option<SqType>,
+    refine: Option<RefineType>,
+    refine_k: Option<f32>,
 }
 
 fn list(s: &str) -> Vec<usize> {
@@ -151,6 +160,9 @@ fn parse_args() -> Result<Args, String> {
         json: None,
         graph: None,
         filter_percent: None,
+        sq: None,
+        refine: None,
+        refine_k: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -175,6 +187,14 @@ fn parse_args() -> Result<Args, String> {
             "--rows" => args.rows = Some(value.parse().map_err(|e| format!("--rows: {e}"))?),
             "--json" => args.json = Some(value),
             "--graph" => args.graph = Some(value),
+            "--sq" => args.sq = Some(SqType::from_name(&value).ok_or(format!("--sq {value}"))?),
+            "--refine" => {
+                args.refine =
+                    Some(RefineType::from_name(&value).ok_or(format!("--refine {value}"))?)
+            }
+            "--refine-k" => {
+                args.refine_k = Some(value.parse().map_err(|e| format!("--refine-k: {e}"))?)
+            }
             "--filter" => {
                 args.filter_percent = Some(value.parse().map_err(|e| format!("--filter: {e}"))?)
             }
@@ -362,10 +382,34 @@ fn run() -> Result<(), String> {
             .map(|hits| hits.iter().map(|h| h.row).collect())
             .collect();
     }
+    let sq_index = match args.sq {
+        Some(sq) => {
+            let start = Instant::now();
+            let codes = hnsw::sq::encode(&base, args.metric, sq, args.refine);
+            eprintln!(
+                "[rivus] {} codes{}: {:.2} s, {} bytes",
+                sq.name(),
+                args.refine
+                    .map_or(String::new(), |r| format!(", refine {}", r.name())),
+                start.elapsed().as_secs_f64(),
+                codes.len()
+            );
+            Some(FrozenHnswSq::load(graph.as_bytes(), codes).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
     let mut results = Vec::new();
     for &ef in &args.efs {
         for &t in &args.threads {
-            let (found, timing) = if t == 1 {
+            let (found, timing) = if let Some(index) = &sq_index {
+                time_passes(nq, || {
+                    queries
+                        .chunks_exact(dim)
+                        .map(|q| index.search(&base, q, &opts, ef, args.refine_k))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| e.to_string())
+                })?
+            } else if t == 1 {
                 // One thread: the calling thread, one query after another, as an engine
                 // search thread runs them.
                 time_passes(nq, || {

@@ -7,7 +7,8 @@
 //!   each compiled for the baseline CPU, AVX2 and AVX-512 and chosen at run time.
 //! - [`flat`]: exact search (top-k, allow-filter, range) over a [`VectorSource`].
 //! - [`hnsw`]: HNSW graphs: parallel build, a frozen form searched in place from bytes,
-//!   filtered and range search.
+//!   filtered and range search; [`hnsw::sq`]: HNSW_SQ, the same graph walked over
+//!   scalar-quantized codes, with an optional refine step.
 //! - [`TopK`]: the bounded `(distance, id)` collector with deterministic ties.
 //!
 //! Scores follow Milvus: [`Hit::score`] is the squared L2 distance (smaller is closer), the
@@ -25,7 +26,9 @@ mod source;
 mod topk;
 
 pub use error::{IndexError, Result};
-pub use hnsw::{FrozenHnsw, HnswBuilder, HnswParams};
+pub use hnsw::{
+    FrozenHnsw, FrozenHnswSq, HnswBuilder, HnswParams, HnswSqParams, RefineType, SqType,
+};
 pub use metric::{KernelFn, Metric};
 pub use search::{Hit, RangeSearch, SearchOptions};
 pub use source::{DenseVectors, VectorSource};

@@ -89,6 +89,8 @@ pub struct Search {
     pub nprobe: Option<usize>,
     /// SPARSE_INVERTED_INDEX: share of the query's smallest values ignored.
     pub drop_ratio_search: Option<f32>,
+    /// HNSW_SQ: refine `ceil(limit * refine_k)` candidates, where the index has a refine step.
+    pub refine_k: Option<f32>,
 }
 
 impl Search {
@@ -112,6 +114,7 @@ impl Search {
             after: None,
             nprobe: None,
             drop_ratio_search: None,
+            refine_k: None,
         }
     }
 }
@@ -430,6 +433,7 @@ fn index_chunk(
         ef: s.ef.unwrap_or(DEFAULT_EF).max(k),
         nprobe: s.nprobe.unwrap_or(DEFAULT_NPROBE),
         drop_ratio_search: s.drop_ratio_search.unwrap_or(0.0),
+        refine_k: s.refine_k,
     };
     let one = |query: IndexQuery<'_>| -> Vec<Hit> {
         match index.search(chunk, field, query, &opts, knobs) {

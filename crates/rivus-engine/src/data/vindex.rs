@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rivus_index::{hnsw, DenseVectors, FrozenHnsw, HnswParams};
+use rivus_index::{hnsw, DenseVectors, FrozenHnsw, FrozenHnswSq, HnswParams, RefineType, SqType};
 use rivus_schema::{ColumnData, ColumnSource, DataType};
 use rivus_storage::{BlockFile, BlockFileWriter, SharedBlock, Vfs};
 
@@ -41,6 +41,13 @@ pub enum IndexKind {
     Hnsw {
         m: usize,
         ef_construction: usize,
+    },
+    /// HNSW_SQ: the graph walked over scalar-quantized codes, optionally refined.
+    HnswSq {
+        m: usize,
+        ef_construction: usize,
+        sq: SqType,
+        refine: Option<RefineType>,
     },
     /// IVF_FLAT, IVF_SQ8, IVF_PQ.
     Ivf {
@@ -132,6 +139,28 @@ impl IndexSpec {
                 m: int("M", AUTO_M),
                 ef_construction: int("efConstruction", AUTO_EF_CONSTRUCTION),
             },
+            "HNSW_SQ" if dense => {
+                let refine_on = index
+                    .params
+                    .get("refine")
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1");
+                // knowhere builds a refine index only for `refine` with a `refine_type`.
+                let refine = index
+                    .params
+                    .get("refine_type")
+                    .filter(|_| refine_on)
+                    .and_then(RefineType::from_name);
+                IndexKind::HnswSq {
+                    m: int("M", 30),
+                    ef_construction: int("efConstruction", 360),
+                    sq: index
+                        .params
+                        .get("sq_type")
+                        .and_then(SqType::from_name)
+                        .unwrap_or(SqType::Sq8),
+                    refine,
+                }
+            }
             "AUTOINDEX" | "" if dense => IndexKind::Hnsw {
                 m: AUTO_M,
                 ef_construction: AUTO_EF_CONSTRUCTION,
@@ -182,6 +211,7 @@ pub struct ChunkIndex {
 #[derive(Debug)]
 pub enum Structure {
     Hnsw(FrozenHnsw<GraphBytes>),
+    HnswSq(FrozenHnswSq<GraphBytes, GraphBytes>),
     Ivf(rivus_index::FrozenIvf<GraphBytes>),
     BinIvf(rivus_index::FrozenBinIvf<GraphBytes>),
     Sparse(rivus_index::FrozenSparse<GraphBytes>),
@@ -191,6 +221,7 @@ impl Structure {
     fn as_bytes(&self) -> &[u8] {
         match self {
             Structure::Hnsw(g) => g.as_bytes(),
+            Structure::HnswSq(g) => g.graph().as_bytes(),
             Structure::Ivf(g) => g.as_bytes(),
             Structure::BinIvf(g) => g.as_bytes(),
             Structure::Sparse(g) => g.as_bytes(),
@@ -200,7 +231,7 @@ impl Structure {
     /// The block name in the index file.
     fn block(kind: IndexKind) -> &'static str {
         match kind {
-            IndexKind::Hnsw { .. } => "hnsw",
+            IndexKind::Hnsw { .. } | IndexKind::HnswSq { .. } => "hnsw",
             IndexKind::Ivf { .. } => "ivf",
             IndexKind::BinIvf { .. } => "bin_ivf",
             IndexKind::Sparse { .. } => "sparse",
@@ -208,9 +239,14 @@ impl Structure {
         }
     }
 
-    fn load(kind: IndexKind, bytes: GraphBytes) -> Option<Structure> {
+    /// `file` is the index file, for structures with a second block.
+    fn load(kind: IndexKind, bytes: GraphBytes, file: &BlockFile) -> Option<Structure> {
         Some(match kind {
             IndexKind::Hnsw { .. } => Structure::Hnsw(FrozenHnsw::load(bytes).ok()?),
+            IndexKind::HnswSq { .. } => {
+                let codes = GraphBytes::Mapped(file.shared_block(SQ_BLOCK)?);
+                Structure::HnswSq(FrozenHnswSq::load(bytes, codes).ok()?)
+            }
             IndexKind::Ivf { .. } => Structure::Ivf(rivus_index::FrozenIvf::load(bytes).ok()?),
             IndexKind::BinIvf { .. } => {
                 Structure::BinIvf(rivus_index::FrozenBinIvf::load(bytes).ok()?)
@@ -226,6 +262,7 @@ impl Structure {
     fn len(&self) -> usize {
         match self {
             Structure::Hnsw(g) => g.len(),
+            Structure::HnswSq(g) => g.len(),
             Structure::Ivf(g) => g.len(),
             Structure::BinIvf(g) => g.len(),
             Structure::Sparse(g) => g.len(),
@@ -246,7 +283,13 @@ pub struct Knobs {
     pub ef: usize,
     pub nprobe: usize,
     pub drop_ratio_search: f32,
+    /// HNSW_SQ `refine_k`: refine `ceil(k * refine_k)` candidates (only where the index was
+    /// built with a refine step; Milvus runs no refine without it).
+    pub refine_k: Option<f32>,
 }
+
+/// The block of an HNSW_SQ index file holding the codes (the graph is the "hnsw" block).
+const SQ_BLOCK: &str = "sq";
 
 fn binary_metric(m: Metric) -> rivus_index::BinaryMetric {
     if m == Metric::Jaccard {
@@ -362,6 +405,35 @@ impl ChunkIndex {
                     FrozenHnsw::load(GraphBytes::Owned(built.into_inner())).map_err(failed)?;
                 (Structure::Hnsw(graph), rows.into_widened())
             }
+            IndexKind::HnswSq {
+                m,
+                ef_construction,
+                sq,
+                refine,
+            } => {
+                let Some(rows) = dense_rows(chunk, &spec.field) else {
+                    return Ok(None);
+                };
+                let source = DenseVectors::new(rows.floats(), rows.dim()).map_err(failed)?;
+                let params = rivus_index::HnswSqParams {
+                    hnsw: HnswParams::new(m, ef_construction),
+                    sq,
+                    refine,
+                };
+                let built =
+                    hnsw::sq::build(&source, index_metric(spec.metric), &params).map_err(failed)?;
+                let graph = GraphBytes::Owned(built.graph().as_bytes().to_vec());
+                let codes = GraphBytes::Owned(built.codes_bytes().to_vec());
+                drop(built);
+                let index = FrozenHnswSq::load(graph, codes).map_err(failed)?;
+                // The vectors are only read by an FP32 refine.
+                let widened = if refine == Some(RefineType::Fp32) {
+                    rows.into_widened()
+                } else {
+                    None
+                };
+                (Structure::HnswSq(index), widened)
+            }
             IndexKind::Ivf { nlist, quantizer } => {
                 let Some(rows) = dense_rows(chunk, &spec.field) else {
                     return Ok(None);
@@ -438,6 +510,18 @@ impl ChunkIndex {
                 let source = DenseVectors::new(rows.floats(), rows.dim())?;
                 g.search(&source, q, opts, knobs.ef)
             }
+            (Structure::HnswSq(g), IndexQuery::Float(q)) => {
+                // The vectors are only read by an FP32 refine.
+                let refined = knobs.refine_k.is_some() && g.refine_type() == Some(RefineType::Fp32);
+                if refined {
+                    let rows = dense(g.dim()).ok_or_else(missing)?;
+                    let source = DenseVectors::new(rows.floats(), rows.dim())?;
+                    g.search(&source, q, opts, knobs.ef, knobs.refine_k)
+                } else {
+                    let none = DenseVectors::new(&[][..], g.dim().max(1))?;
+                    g.search(&none, q, opts, knobs.ef, knobs.refine_k)
+                }
+            }
             (Structure::Ivf(g), IndexQuery::Float(q)) => {
                 let rows = dense(g.dim()).ok_or_else(missing)?;
                 let source = DenseVectors::new(rows.floats(), rows.dim())?;
@@ -462,8 +546,11 @@ impl ChunkIndex {
     /// Writes the graph to `path` (a block file: checksummed, written whole or not at all).
     pub fn save(&self, vfs: &Arc<dyn Vfs>, path: &Path) -> Result<()> {
         let mut file = BlockFileWriter::create_in(vfs, path)?;
+        if let Structure::HnswSq(g) = &self.structure {
+            file.add(SQ_BLOCK, g.codes_bytes())?;
+        }
         let block = match &self.structure {
-            Structure::Hnsw(_) => "hnsw",
+            Structure::Hnsw(_) | Structure::HnswSq(_) => "hnsw",
             Structure::Ivf(_) => "ivf",
             Structure::BinIvf(_) => "bin_ivf",
             Structure::Sparse(_) => "sparse",
@@ -485,10 +572,10 @@ impl ChunkIndex {
             return None;
         }
         let block = Structure::block(spec.kind);
-        let loaded = BlockFile::open_in(vfs, path)
-            .ok()
-            .and_then(|f| f.shared_block(block))
-            .and_then(|b| Structure::load(spec.kind, GraphBytes::Mapped(b)));
+        let loaded = BlockFile::open_in(vfs, path).ok().and_then(|f| {
+            let b = f.shared_block(block)?;
+            Structure::load(spec.kind, GraphBytes::Mapped(b), &f)
+        });
         let Some(structure) = loaded else {
             tracing::warn!(file = %path.display(), "index file is damaged; rebuilding it");
             return None;
@@ -502,6 +589,15 @@ impl ChunkIndex {
                 g.metric() == index_metric(spec.metric)
                     && dense_rows(chunk, &spec.field).is_some_and(|r| r.dim() == g.dim())
             }
+            Structure::HnswSq(g) => {
+                let IndexKind::HnswSq { sq, refine, .. } = spec.kind else {
+                    return None;
+                };
+                g.metric() == index_metric(spec.metric)
+                    && g.sq_type() == sq
+                    && g.refine_type() == refine
+                    && dense_rows(chunk, &spec.field).is_some_and(|r| r.dim() == g.dim())
+            }
             Structure::BinIvf(g) => g.metric() == binary_metric(spec.metric),
             Structure::Sparse(_) => true,
         };
@@ -511,6 +607,9 @@ impl ChunkIndex {
         }
         let widened = match (&structure, dense_rows(chunk, &spec.field)) {
             (Structure::Hnsw(_) | Structure::Ivf(_), Some(rows)) => rows.into_widened(),
+            (Structure::HnswSq(g), Some(rows)) if g.refine_type() == Some(RefineType::Fp32) => {
+                rows.into_widened()
+            }
             _ => None,
         };
         Some(ChunkIndex {

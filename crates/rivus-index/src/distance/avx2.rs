@@ -38,6 +38,7 @@ pub(super) fn kernels() -> Option<Kernels> {
         l2_f32_many: entry::l2_f32_many,
         ip_f32_many: entry::ip_f32_many,
         cosine_f32_many: entry::cosine_f32_many,
+        dot_u8: entry::dot_u8,
     })
 }
 
@@ -72,6 +73,7 @@ mod entry {
         l2_f32_many(query: &[f32], data: &[f32], dim: usize, out: &mut [f32]);
         ip_f32_many(query: &[f32], data: &[f32], dim: usize, out: &mut [f32]);
         cosine_f32_many(query: &[f32], data: &[f32], dim: usize, out: &mut [f32]);
+        dot_u8(w: &[f32], c: &[u8]) -> f32;
     }
 }
 
@@ -453,4 +455,11 @@ fn cosine_f32_many(query: &[f32], data: &[f32], dim: usize, out: &mut [f32]) {
         let [ab, bb] = dot2_x4(q, rows);
         std::array::from_fn(|i| cosine_of(ab[i], qq, bb[i]))
     });
+}
+
+/// Scalar-quantized inner loop: the portable 16-lane body, widened by the compiler with this
+/// file's features.
+#[target_feature(enable = "avx2,fma")]
+fn dot_u8(w: &[f32], c: &[u8]) -> f32 {
+    super::portable::dot_u8_lanes(w, c)
 }

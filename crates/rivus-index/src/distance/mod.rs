@@ -97,6 +97,8 @@ pub struct Kernels {
     pub ip_f32_many: ManyKernel,
     /// Cosine similarities of one float32 query with contiguous vectors.
     pub cosine_f32_many: ManyKernel,
+    /// `sum w[i] * c[i]` of float32 weights and byte codes (scalar-quantized vectors).
+    pub dot_u8: fn(&[f32], &[u8]) -> f32,
 }
 
 impl Kernels {
@@ -223,6 +225,9 @@ macro_rules! dispatch {
 }
 
 dispatch! {
+    /// `sum w[i] * c[i]` over the shorter length: float32 weights against byte codes, the
+    /// inner loop of scalar-quantized distances (HNSW_SQ).
+    dot_u8(w: &[f32], c: &[u8]) -> f32;
     /// Squared L2 distance of two float32 vectors.
     l2_f32(a: &[f32], b: &[f32]) -> f32;
     /// Inner product of two float32 vectors.

@@ -470,3 +470,32 @@ fn simd_f16_conversions_match() {
         }
     }
 }
+
+/// `dot_u8` of every table against an f64 sum, every dim from 0 to 300, codes over the
+/// whole byte range, and over the shorter of two lengths.
+#[test]
+fn dot_u8_every_dim_every_table() {
+    for k in tables() {
+        for n in 0..=300 {
+            let w = pseudo(n, n as u64 + 7);
+            let c: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            let want: f64 = w
+                .iter()
+                .zip(&c)
+                .map(|(&x, &y)| f64::from(x) * f64::from(y))
+                .sum();
+            let scale: f64 = w.iter().map(|&x| f64::from(x).abs() * 255.0).sum::<f64>() + 1.0;
+            let got = (k.dot_u8)(&w, &c);
+            assert!(
+                close(got, want, scale),
+                "{:?} dim {n}: {got} vs {want}",
+                k.level
+            );
+            if n > 0 {
+                let short = (k.dot_u8)(&w, &c[..n - 1]);
+                let want: f64 = want - f64::from(w[n - 1]) * f64::from(c[n - 1]);
+                assert!(close(short, want, scale), "{:?} dim {n} shorter", k.level);
+            }
+        }
+    }
+}

@@ -19,11 +19,13 @@ mod level;
 mod prefetch;
 mod query;
 mod select;
+pub mod sq;
 mod visited;
 mod walk;
 
 pub use builder::HnswBuilder;
 pub use frozen::FrozenHnsw;
+pub use sq::{FrozenHnswSq, HnswSqParams, RefineType, SqType};
 
 use crate::{IndexError, Metric, Result, VectorSource};
 

@@ -61,7 +61,7 @@ impl<S: VectorSource + ?Sized> Space for QuerySpace<'_, S> {
 }
 
 /// Allowed rows among the graph's `rows`.
-fn count_allowed(filter: &Bitmap, rows: usize) -> usize {
+pub(crate) fn count_allowed(filter: &Bitmap, rows: usize) -> usize {
     if filter.len() <= rows {
         filter.count_ones()
     } else {
@@ -70,7 +70,7 @@ fn count_allowed(filter: &Bitmap, rows: usize) -> usize {
 }
 
 /// Whether scoring the allowed rows exactly is cheaper than walking the graph.
-fn prefer_exact(allowed: usize, rows: usize, ef: usize) -> bool {
+pub(crate) fn prefer_exact(allowed: usize, rows: usize, ef: usize) -> bool {
     let allowed = allowed as f64;
     rows <= ef || allowed * allowed <= EXACT_FACTOR * ef as f64 * rows as f64
 }
@@ -234,20 +234,32 @@ impl<B: AsRef<[u8]>> FrozenHnsw<B> {
             bytes: self.as_bytes(),
             norms_at: self.layout.norms_at.unwrap_or(0),
         };
+        self.walk_in(&space, ef, filter, scratch);
+        scratch.query = normalized;
+    }
+
+    /// The graph walk over any distance `space` (the exact one above, or quantized codes):
+    /// leaves the `ef` closest allowed rows found in `scratch.pairs`, closest first.
+    pub(crate) fn walk_in<Sp: Space>(
+        &self,
+        space: &Sp,
+        ef: usize,
+        filter: Option<&Bitmap>,
+        scratch: &mut Scratch,
+    ) {
         let entry = self.header.entry;
         let mut current = (space.distance(entry), entry);
         scratch.visited.clear(self.len());
         for layer in (1..self.layer_count()).rev() {
-            current = greedy(self, layer, &space, current, scratch);
+            current = greedy(self, layer, space, current, scratch);
         }
         match filter {
-            None => search_layer(self, 0, &space, current, ef, |_| true, scratch),
-            Some(f) => search_layer(self, 0, &space, current, ef, |r| f.get(r as usize), scratch),
+            None => search_layer(self, 0, space, current, ef, |_| true, scratch),
+            Some(f) => search_layer(self, 0, space, current, ef, |r| f.get(r as usize), scratch),
         }
         let mut pairs = std::mem::take(&mut scratch.pairs);
         take_results(scratch, &mut pairs);
         scratch.pairs = pairs;
-        scratch.query = normalized;
     }
 
     /// The best `k` of `pairs` (closest first) as Milvus hits, inside `opts.range`. L2 and

@@ -193,6 +193,19 @@ fn apply_json_params(s: &mut Search, json: &str) -> Result<(), EngineError> {
                 }
                 s.drop_ratio_search = Some(r as f32);
             }
+            "refine_k" => {
+                // knowhere `FaissHnswConfig`: a float in [1, FLT_MAX).
+                let r = number("refine_k", v)?;
+                if !(1.0..f64::from(f32::MAX)).contains(&r) {
+                    return Err(invalid(format!(
+                        "Out of range in json: param 'refine_k' ({r}) should be in range \
+                         [{:.6}, {:.6})",
+                        1.0f32,
+                        f32::MAX
+                    )));
+                }
+                s.refine_k = Some(r as f32);
+            }
             "radius" => s.radius = Some(number("radius", v)?),
             "range_filter" => s.range_filter = Some(number("range_filter", v)?),
             "metric_type" => {
