@@ -255,3 +255,86 @@ def fused_order(fused, limit, offset=0):
     """Descending by fused score, ties by smaller id; then offset/limit."""
     order = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
     return order[offset:offset + limit]
+
+
+# --------------------------------------------------------------------------------------------
+# function rankers and hybrid group-by (Milvus 2.6 internal/util/function/rerank: util.go,
+# decay_function.go; all arithmetic in float32 as Milvus does)
+
+
+def to_greater(metric, s):
+    """A score made larger-is-closer (toGreaterScore): distances through 1 - 2*atan(x)/pi."""
+    if metric in POSITIVE:
+        return np.float32(s)
+    return np.float32(1.0) - np.float32(2.0) * np.float32(math.atan(float(np.float32(s)))) / \
+        np.float32(math.pi)
+
+
+def decay_factor(function, origin, scale, offset, decay, value):
+    """gauss exp(ln(decay) d^2 / scale^2), exp exp(ln(decay) / scale * d), linear
+    max(decay, 1 - (1 - decay) / scale * d), d = max(0, |value - origin| - offset)."""
+    d = max(0.0, abs(float(value) - origin) - offset)
+    if function == "gauss":
+        return math.exp(d * d / (scale * scale / math.log(decay)))
+    if function == "exp":
+        return math.exp(math.log(decay) / scale * d)
+    if function == "linear":
+        return max(decay, 1.0 - (1.0 - decay) / scale * d)
+    raise ValueError(function)
+
+
+def decay_fuse(sub_results, metrics, value_of, **decay):
+    """Best larger-is-closer score across the sub-results, times the decay factor (float32)."""
+    best = {}
+    for res, metric in zip(sub_results, metrics):
+        for i, s in res:
+            g = to_greater(metric, s)
+            best[i] = g if i not in best else max(best[i], g)
+    return {i: float(np.float32(g) * np.float32(decay_factor(value=value_of(i), **decay)))
+            for i, g in best.items()}
+
+
+def grouped_fused_order(fused, group_of, limit, group_size, offset=0, scorer="max",
+                        strict=False):
+    """newGroupingIDScores: rows by fused score (desc, ties smaller id) into groups of at most
+    group_size; groups by max/sum/avg score (ties: larger group, then smaller first id); offset
+    and limit count groups; strict drops short groups afterwards. [(id, score)] in order."""
+    buckets, order = {}, []
+    for i, s in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0])):
+        g = group_of(i)
+        if g not in buckets:
+            buckets[g] = []
+            order.append(g)
+        if len(buckets[g]) < group_size:
+            buckets[g].append((i, s))
+
+    def group_score(rows):
+        vals = [np.float32(s) for _, s in rows]
+        if scorer == "max":
+            return float(max([np.float32(0.0)] + vals))
+        total = np.float32(0.0)
+        for v in vals:
+            total = np.float32(total + v)
+        return float(total) if scorer == "sum" else float(np.float32(total / np.float32(len(rows))))
+
+    order.sort(key=lambda g: (-group_score(buckets[g]), -len(buckets[g]), buckets[g][0][0]))
+    chosen = order[offset:offset + limit]
+    if strict:
+        chosen = [g for g in chosen if len(buckets[g]) >= group_size]
+    return [row for g in chosen for row in buckets[g]]
+
+
+def grouped_sub_oracle(metric, score_by_id, group_of, limit, group_size):
+    """A group-by search's hits (strict answer): the first `limit` groups in ranking order,
+    each with its best `group_size` rows, flattened group after group."""
+    groups, order = {}, []
+    for i, v in ranked(metric, score_by_id):
+        g = group_of(i)
+        if g not in groups:
+            if len(order) == limit:
+                continue
+            groups[g] = []
+            order.append(g)
+        if len(groups[g]) < group_size:
+            groups[g].append((i, v))
+    return [row for g in order for row in groups[g]]

@@ -6,6 +6,7 @@
 
 #[cfg(test)]
 mod crash_tests;
+pub mod rerank;
 mod search;
 mod sindex;
 pub mod store;

@@ -5,6 +5,10 @@
 //! Milvus's conventions: the score of L2 is the squared distance and HAMMING/JACCARD are
 //! distances (smaller is closer); IP and COSINE are similarities (larger is closer). Results
 //! come best first; ties are broken by primary key so answers are deterministic.
+//!
+//! A search by primary keys ([`SearchVectors::Keys`]) first reads the keys' vectors from the
+//! same snapshot it searches. A search's ranker reorders its page, and a hybrid search fuses
+//! its searches' pages (optionally grouped), with the rules of [`super::rerank`].
 
 // Every vector type is matched explicitly where it matters; other types are not vectors.
 #![allow(clippy::wildcard_enum_match_arm)]
@@ -17,6 +21,7 @@ use rivus_expr::Templates;
 use rivus_index::distance;
 use rivus_schema::{Bitmap, Column, ColumnData, ColumnSource, DataType};
 
+use super::rerank::{self, GroupScorer, Grouping, Resolved, SubHits};
 use super::store::{Chunk, Pk, Snapshot};
 use super::{gather, resolve_outputs, searched_partitions, Keys};
 use crate::catalog::{CollectionMeta, LoadState};
@@ -36,6 +41,9 @@ pub enum SearchVectors {
     Binary(Vec<Vec<u8>>),
     /// SPARSE_FLOAT queries: (index, value) pairs.
     Sparse(Vec<Vec<(u32, f32)>>),
+    /// Search by primary keys: the vectors of these keys' rows (in the searched field), read
+    /// from the collection when the search runs; one query per key.
+    Keys(Keys),
 }
 
 impl SearchVectors {
@@ -44,6 +52,8 @@ impl SearchVectors {
             SearchVectors::Float(v) => v.len(),
             SearchVectors::Binary(v) => v.len(),
             SearchVectors::Sparse(v) => v.len(),
+            SearchVectors::Keys(Keys::Int(v)) => v.len(),
+            SearchVectors::Keys(Keys::Str(v)) => v.len(),
         }
     }
 
@@ -89,6 +99,8 @@ pub struct Search {
     pub nprobe: Option<usize>,
     /// SPARSE_INVERTED_INDEX: share of the query's smallest values ignored.
     pub drop_ratio_search: Option<f32>,
+    /// Reranks the page of hits (Milvus's function score, e.g. a decay ranker).
+    pub ranker: Option<Ranker>,
     /// HNSW_SQ: refine `ceil(limit * refine_k)` candidates, where the index has a refine step.
     pub refine_k: Option<f32>,
 }
@@ -114,6 +126,7 @@ impl Search {
             after: None,
             nprobe: None,
             drop_ratio_search: None,
+            ranker: None,
             refine_k: None,
         }
     }
@@ -466,6 +479,8 @@ fn index_chunk(
                 one(IndexQuery::Bytes(&bytes))
             })
             .collect(),
+        // Keys are resolved to vectors before any chunk is searched.
+        SearchVectors::Keys(_) => vec![Vec::new(); s.vectors.len()],
     }
 }
 
@@ -613,15 +628,7 @@ struct Target<'a> {
     index_id: Option<i64>,
 }
 
-/// How hybrid search fuses its searches' hits.
-#[derive(Debug, Clone)]
-pub enum Ranker {
-    /// Reciprocal rank fusion: the sum of `1 / (k + rank)` over the searches (rank from 1).
-    Rrf { k: f64 },
-    /// The weighted sum of each search's score, normalized to [0, 1] by metric when
-    /// `normalize` (Milvus's `norm_score`).
-    Weighted { weights: Vec<f64>, normalize: bool },
-}
+pub use super::rerank::Ranker;
 
 /// A hybrid search: several searches (each with its own field, vectors, filter and limit),
 /// fused by a ranker into one page of `limit` hits per query.
@@ -634,6 +641,11 @@ pub struct HybridSearch {
     pub round_decimal: i64,
     pub output_fields: Vec<String>,
     pub partitions: Vec<String>,
+    /// Group-by over the fused hits: every search is a group-by search on this field (its
+    /// own limit in groups), then the fused rows are grouped again and `limit` groups kept.
+    pub group_by: Option<GroupBy>,
+    /// How a group's score is computed from its rows' (`rank_group_scorer`).
+    pub group_scorer: GroupScorer,
 }
 
 /// One page of hits per query with their scores (rounding aside).
@@ -648,27 +660,73 @@ impl Engine {
     pub fn search(&self, db: &str, collection: &str, s: &Search) -> Result<SearchOutput> {
         let meta = self.collection_meta(db, collection)?;
         let outputs = resolve_outputs(&meta.schema, &s.output_fields)?;
+        let target = search_target(&meta, s)?;
+        check_request(&meta, s, &target)?;
+        let ranker = match &s.ranker {
+            Some(r) => Some(self.check_search_ranker(&meta, s, r)?),
+            None => None,
+        };
         if meta.load_state != LoadState::Loaded {
             // Checked after the request itself, as Milvus does.
-            let target = search_target(&meta, s)?;
-            check_request(&meta, s, &target)?;
             return Err(EngineError::QueryNotLoaded {
                 collection: meta.id,
             });
         }
         let store = self.store(&meta)?;
-        let snap = store.snapshot();
-        let ranked = self.rank(&meta, &snap, s)?;
+        let (snap, by_keys) = match &s.vectors {
+            SearchVectors::Keys(keys) => {
+                let pks = keys_as_pks(keys);
+                // The snapshot and the key positions are read together (a checkpoint
+                // renumbers rows).
+                let (snap, located) = store.snapshot_locating(&pks);
+                let partitions =
+                    searched_partitions(&meta, &s.partitions).map_err(partition_name_error)?;
+                let vectors =
+                    vectors_of_keys(&snap, &located, &pks, target.field, partitions.as_deref())?;
+                let mut resolved = s.clone();
+                resolved.vectors = vectors;
+                (snap, Some(resolved))
+            }
+            _ => (store.snapshot(), None),
+        };
+        let s = by_keys.as_ref().unwrap_or(s);
+        let mut ranked = self.rank(&meta, &snap, s)?;
+        let mut round_decimal = s.round_decimal;
+        if let Some(ranker) = &ranker {
+            ranked = rerank_page(&snap, ranked, ranker, s)?;
+            // Rounded by the ranker, Milvus's way.
+            round_decimal = -1;
+        }
         let group_values = s.group_by.as_ref().map(|g| g.field.clone());
         Ok(assemble(
             &meta,
             &snap,
             ranked,
-            s.round_decimal,
+            round_decimal,
             &s.output_fields,
             &outputs,
             group_values,
         ))
+    }
+
+    /// A search's ranker, checked as Milvus's `initSearchRequest` does (after the plan).
+    fn check_search_ranker(
+        &self,
+        meta: &CollectionMeta,
+        s: &Search,
+        ranker: &Ranker,
+    ) -> Result<Resolved> {
+        self.bind_filter(meta, &s.filter, &s.templates, "query")?;
+        if s.after.is_some() {
+            return Err(EngineError::invalid("Range search do not support rerank"));
+        }
+        let resolved = ranker.resolve(&meta.schema)?;
+        if s.group_by.is_some() && !resolved.supports_group() {
+            return Err(EngineError::invalid(
+                "Current rerank does not support grouping search",
+            ));
+        }
+        Ok(resolved)
     }
 
     /// Runs a hybrid search: each search on the same snapshot, then fusion.
@@ -691,6 +749,15 @@ impl Engine {
                 h.limit, h.limit
             )));
         }
+        if let Some(g) = &h.group_by {
+            // Milvus's parseRankParams: the field, then the group size.
+            if meta.schema.field(&g.field).is_none() {
+                return Err(EngineError::GroupByFieldNotFound {
+                    field: g.field.clone(),
+                });
+            }
+            check_group_size(g.size)?;
+        }
         let nq = h.searches.first().map_or(0, |s| s.vectors.len());
         if let Some(other) = h.searches.iter().find(|s| s.vectors.len() != nq) {
             return Err(EngineError::InvalidParameterExpected {
@@ -699,7 +766,26 @@ impl Engine {
                 actual: other.vectors.len().to_string(),
             });
         }
-        if let Ranker::Weighted { weights, .. } = &h.ranker {
+        if h.searches
+            .iter()
+            .any(|s| matches!(s.vectors, SearchVectors::Keys(_)))
+        {
+            return Err(EngineError::invalid(
+                "search by primary keys is not supported in hybrid search",
+            ));
+        }
+        if h.searches.iter().any(|s| s.ranker.is_some()) {
+            return Err(EngineError::invalid(
+                "a hybrid search's sub-searches take no ranker; the hybrid search's ranker fuses them",
+            ));
+        }
+        let ranker = h.ranker.resolve(&meta.schema)?;
+        if h.group_by.is_some() && !ranker.supports_group() {
+            return Err(EngineError::invalid(
+                "Current rerank does not support grouping search",
+            ));
+        }
+        if let Resolved::Weighted { weights, .. } = &ranker {
             if weights.len() != h.searches.len() {
                 return Err(EngineError::InvalidParameterExpected {
                     detail: Some(
@@ -710,6 +796,20 @@ impl Engine {
                 });
             }
         }
+        let mut subs_in = Vec::with_capacity(h.searches.len());
+        for s in &h.searches {
+            let mut s = s.clone();
+            // Milvus ignores a sub-request's offset (pymilvus copies the hybrid one into it)
+            // and takes its group-by from the rank params (parseSearchInfo with rankParams).
+            s.offset = 0;
+            s.group_by = h.group_by.clone();
+            if s.partitions.is_empty() {
+                s.partitions = h.partitions.clone();
+            }
+            let target = search_target(&meta, &s)?;
+            check_request(&meta, &s, &target)?;
+            subs_in.push(s);
+        }
         if meta.load_state != LoadState::Loaded {
             return Err(EngineError::QueryNotLoaded {
                 collection: meta.id,
@@ -717,62 +817,62 @@ impl Engine {
         }
         let store = self.store(&meta)?;
         let snap = store.snapshot();
-        let mut subs = Vec::with_capacity(h.searches.len());
-        for s in &h.searches {
-            let mut s = s.clone();
-            // Milvus ignores a sub-request's offset (pymilvus copies the hybrid one into it).
-            s.offset = 0;
-            if s.partitions.is_empty() {
-                s.partitions = h.partitions.clone();
-            }
-            subs.push(self.rank(&meta, &snap, &s)?);
-        }
-        let mut fused: Vec<Vec<(u32, u32, f32)>> = Vec::with_capacity(nq);
-        for q in 0..nq {
-            let mut scores: std::collections::HashMap<(u32, u32), f64> =
-                std::collections::HashMap::new();
-            for (i, sub) in subs.iter().enumerate() {
-                let Some(hits) = sub.hits.get(q) else {
-                    continue;
-                };
-                for (rank, (c, r, score)) in hits.iter().enumerate() {
-                    let add = match &h.ranker {
-                        Ranker::Rrf { k } => 1.0 / (k + rank as f64 + 1.0),
-                        Ranker::Weighted { weights, normalize } => {
-                            let w = weights.get(i).copied().unwrap_or(0.0);
-                            let s = f64::from(*score);
-                            w * if *normalize {
-                                normalized(sub.metric, s)
-                            } else {
-                                s
-                            }
-                        }
-                    };
-                    *scores.entry((*c, *r)).or_insert(0.0) += add;
+        let mut subs = Vec::with_capacity(subs_in.len());
+        for s in &subs_in {
+            let mut ranked = self.rank(&meta, &snap, s)?;
+            // Segcore rounds each search's scores before the proxy fuses them.
+            if s.round_decimal >= 0 {
+                for hits in &mut ranked.hits {
+                    for hit in hits.iter_mut() {
+                        hit.2 = round(hit.2, s.round_decimal);
+                    }
                 }
             }
-            let mut list: Vec<(u32, u32, f32)> = scores
-                .into_iter()
-                .map(|((c, r), s)| (c, r, s as f32))
-                .collect();
-            list.sort_by(|a, b| {
-                cmp_key(b.2, a.2).then_with(|| pk_at(&snap, a.0, a.1).cmp(&pk_at(&snap, b.0, b.1)))
-            });
-            fused.push(list.into_iter().skip(h.offset).take(h.limit).collect());
+            subs.push(ranked);
         }
-        // Fused scores grow with closeness whatever the metrics were.
+        let grouping = h.group_by.as_ref().map(|g| Grouping {
+            size: g.size,
+            strict: g.strict,
+            scorer: h.group_scorer,
+        });
+        let mut fused: Vec<Vec<(u32, u32, f32)>> = Vec::with_capacity(nq);
+        for q in 0..nq {
+            let per_sub: Vec<Vec<(RowKey, f32)>> = subs
+                .iter()
+                .map(|sub| row_keys(&snap, sub.hits.get(q).map(Vec::as_slice).unwrap_or(&[])))
+                .collect();
+            let inputs: Vec<SubHits<'_, RowKey>> = per_sub
+                .iter()
+                .zip(&subs)
+                .map(|(hits, sub)| SubHits {
+                    hits,
+                    metric: sub.metric,
+                })
+                .collect();
+            let page = fuse_page(
+                &snap,
+                &ranker,
+                &inputs,
+                grouping.as_ref().zip(h.group_by.as_ref()),
+                h.offset,
+                h.limit,
+                h.round_decimal,
+            )?;
+            fused.push(page);
+        }
         let ranked = Ranked {
             hits: fused,
+            // Fused scores grow with closeness (but see `Fused::descending`).
             metric: Metric::Ip,
         };
         Ok(assemble(
             &meta,
             &snap,
             ranked,
-            h.round_decimal,
+            -1,
             &h.output_fields,
             &outputs,
-            None,
+            h.group_by.as_ref().map(|g| g.field.clone()),
         ))
     }
 
@@ -781,12 +881,7 @@ impl Engine {
         let target = search_target(meta, s)?;
         check_request(meta, s, &target)?;
         let predicate = self.bind_filter(meta, &s.filter, &s.templates, "query")?;
-        let partitions = searched_partitions(meta, &s.partitions).map_err(|e| match e {
-            EngineError::PartitionNotFound { partition } => {
-                EngineError::refused(format!("partition name {partition} not found"))
-            }
-            other => other,
-        })?;
+        let partitions = searched_partitions(meta, &s.partitions).map_err(partition_name_error)?;
         let group = match &s.group_by {
             Some(g) => Some((g.clone(), group_field(meta, &g.field)?)),
             None => None,
@@ -833,14 +928,336 @@ fn pk_at(snap: &Snapshot, chunk: u32, row: u32) -> Option<&Pk> {
         .and_then(|c| c.pks.get(row as usize))
 }
 
-/// A score mapped to [0, 1], larger closer (Milvus's weighted-ranker normalization).
-fn normalized(metric: Metric, s: f64) -> f64 {
-    use std::f64::consts::PI;
-    match metric {
-        Metric::Cosine => (1.0 + s) * 0.5,
-        Metric::Ip => 0.5 + s.atan() / PI,
-        Metric::L2 | Metric::Hamming | Metric::Jaccard => 1.0 - 2.0 * s.atan() / PI,
+/// The proxy's message for a partition named but missing.
+fn partition_name_error(e: EngineError) -> EngineError {
+    match e {
+        EngineError::PartitionNotFound { partition } => {
+            EngineError::refused(format!("partition name {partition} not found"))
+        }
+        other => other,
     }
+}
+
+/// A row of a snapshot, ordered by its primary key (ties in reranking go to the smaller key;
+/// a key has one visible row per snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct RowKey {
+    pk: Pk,
+    chunk: u32,
+    row: u32,
+}
+
+/// A ranked page as reranker input.
+fn row_keys(snap: &Snapshot, hits: &[(u32, u32, f32)]) -> Vec<(RowKey, f32)> {
+    hits.iter()
+        .filter_map(|&(chunk, row, score)| {
+            let pk = pk_at(snap, chunk, row)?.clone();
+            Some((RowKey { pk, chunk, row }, score))
+        })
+        .collect()
+}
+
+/// A numeric field's value on a row (a decay ranker's input).
+fn numeric_at(snap: &Snapshot, key: &RowKey, field: &str) -> Option<f64> {
+    let column = snap.chunks.get(key.chunk as usize)?.batch.column(field)?;
+    if column
+        .valid
+        .as_ref()
+        .is_some_and(|v| !v.get(key.row as usize))
+    {
+        return None;
+    }
+    Some(match column.data.scalar_at(key.row as usize)? {
+        rivus_schema::ScalarValue::Int(v) => f64::from(v),
+        rivus_schema::ScalarValue::Long(v) => v as f64,
+        rivus_schema::ScalarValue::Float(v) => f64::from(v),
+        rivus_schema::ScalarValue::Double(v) => v,
+        _ => return None,
+    })
+}
+
+/// The group-by value of a row.
+fn group_value_of(snap: &Snapshot, key: &RowKey, field: &str) -> Option<String> {
+    let chunk = snap.chunks.get(key.chunk as usize)?;
+    group_value(chunk, field, key.row as usize)
+}
+
+/// Fuses one query's sub-results with `ranker` and pages the result (grouped or not).
+fn fuse_page(
+    snap: &Snapshot,
+    ranker: &Resolved,
+    subs: &[SubHits<'_, RowKey>],
+    grouping: Option<(&Grouping, &GroupBy)>,
+    offset: usize,
+    limit: usize,
+    round_decimal: i64,
+) -> Result<Vec<(u32, u32, f32)>> {
+    let input = ranker.input_field();
+    let fused = rerank::fuse(ranker, subs, |key| {
+        input.and_then(|field| numeric_at(snap, key, field))
+    })?;
+    let page = match grouping {
+        Some((grouping, g)) => rerank::group_page(
+            fused,
+            |key| group_value_of(snap, key, &g.field),
+            grouping,
+            offset,
+            limit,
+            round_decimal,
+        ),
+        None => rerank::page(fused, offset, limit, round_decimal),
+    };
+    Ok(page
+        .into_iter()
+        .map(|(key, score)| (key.chunk, key.row, score))
+        .collect())
+}
+
+/// Reranks each query's page of a search with its ranker (Milvus's `searchWithRerank`: the
+/// page the search's offset and limit select, reordered; a grouped page regrouped).
+fn rerank_page(snap: &Snapshot, ranked: Ranked, ranker: &Resolved, s: &Search) -> Result<Ranked> {
+    let grouping = s.group_by.as_ref().map(|g| {
+        (
+            Grouping {
+                size: g.size,
+                strict: g.strict,
+                scorer: GroupScorer::Max,
+            },
+            g,
+        )
+    });
+    let mut hits = Vec::with_capacity(ranked.hits.len());
+    for page in &ranked.hits {
+        // Segcore rounds the search's scores before the proxy reranks them.
+        let rounded: Vec<(u32, u32, f32)> = page
+            .iter()
+            .map(|&(c, r, score)| (c, r, round(score, s.round_decimal)))
+            .collect();
+        let keyed = row_keys(snap, &rounded);
+        let subs = [SubHits {
+            hits: &keyed,
+            metric: ranked.metric,
+        }];
+        let window = s.limit + s.offset;
+        hits.push(fuse_page(
+            snap,
+            ranker,
+            &subs,
+            grouping.as_ref().map(|(gr, g)| (gr, *g)),
+            0,
+            window,
+            s.round_decimal,
+        )?);
+    }
+    Ok(Ranked {
+        hits,
+        metric: Metric::Ip,
+    })
+}
+
+/// Keys as the store's primary keys.
+fn keys_as_pks(keys: &Keys) -> Vec<Pk> {
+    match keys {
+        Keys::Int(v) => v.iter().map(|k| Pk::Int(*k)).collect(),
+        Keys::Str(v) => v.iter().map(|k| Pk::Str(k.clone())).collect(),
+    }
+}
+
+/// Go's `%v` of a slice of keys: `[1 4 7]`.
+fn go_list(pks: &[&Pk]) -> String {
+    let items: Vec<String> = pks
+        .iter()
+        .map(|pk| match pk {
+            Pk::Int(v) => v.to_string(),
+            Pk::Str(v) => v.clone(),
+        })
+        .collect();
+    format!("[{}]", items.join(" "))
+}
+
+/// The vectors of `pks`' rows in `field` (search by primary keys), read from `snap`: only
+/// visible rows of the searched partitions count; any key without one is an error naming
+/// the missing keys (Milvus's message).
+fn vectors_of_keys(
+    snap: &Snapshot,
+    located: &[(u32, u32)],
+    pks: &[Pk],
+    field: &rivus_schema::FieldSchema,
+    partitions: Option<&[i64]>,
+) -> Result<SearchVectors> {
+    let wanted: std::collections::HashSet<&Pk> = pks.iter().collect();
+    let mut found: std::collections::HashMap<&Pk, (usize, usize)> =
+        std::collections::HashMap::with_capacity(pks.len());
+    let mut stale = false;
+    for &(c, r) in located {
+        let (c, r) = (c as usize, r as usize);
+        let Some(chunk) = snap.chunks.get(c) else {
+            stale = true;
+            continue;
+        };
+        if !chunk.visible_row(r, snap.at) {
+            // The key's newest row is not visible to this snapshot yet: an older one may be.
+            stale = true;
+            continue;
+        }
+        if let Some(pk) = chunk.pks.get(r) {
+            if partitions.is_none_or(|p| p.contains(&chunk.partition)) {
+                found.insert(pk, (c, r));
+            }
+        }
+    }
+    if stale {
+        found.clear();
+        for (c, chunk) in snap.chunks.iter().enumerate() {
+            if partitions.is_some_and(|p| !p.contains(&chunk.partition)) {
+                continue;
+            }
+            for (r, pk) in chunk.pks.iter().enumerate() {
+                if wanted.contains(pk) && chunk.visible_row(r, snap.at) {
+                    found.insert(pk, (c, r));
+                }
+            }
+        }
+    }
+    let missing: Vec<&Pk> = pks.iter().filter(|pk| !found.contains_key(pk)).collect();
+    if !missing.is_empty() {
+        return Err(EngineError::invalid(format!(
+            "some of the provided primary key IDs do not exist: missing IDs = {}",
+            go_list(&missing)
+        )));
+    }
+    let rows: Vec<(usize, usize)> = pks.iter().filter_map(|pk| found.get(pk).copied()).collect();
+    let name = field.name.as_str();
+    let dim = field.dim().unwrap_or(0).max(0) as usize;
+    let column_of = |c: usize| {
+        snap.chunks
+            .get(c)
+            .and_then(|chunk| chunk.batch.column(name))
+            .ok_or_else(|| EngineError::Internal(format!("field {name} has no column")))
+    };
+    Ok(match field.data_type {
+        DataType::FloatVector => {
+            let mut out = Vec::with_capacity(rows.len());
+            for &(c, r) in &rows {
+                let values = snap
+                    .chunks
+                    .get(c)
+                    .and_then(|chunk| chunk.batch.f32_values(name))
+                    .and_then(|(data, d)| data.get(r * d..(r + 1) * d))
+                    .ok_or_else(|| EngineError::Internal(format!("field {name} has no row")))?;
+                out.push(values.to_vec());
+            }
+            SearchVectors::Float(out)
+        }
+        DataType::Float16Vector | DataType::BFloat16Vector | DataType::Int8Vector => {
+            let width = VectorWidth::of(field.data_type, dim);
+            let mut out = Vec::with_capacity(rows.len());
+            for &(c, r) in &rows {
+                let bytes = match &column_of(c)?.data {
+                    ColumnData::Vector(v) => v.bytes.get(r * width..(r + 1) * width),
+                    _ => None,
+                }
+                .ok_or_else(|| EngineError::Internal(format!("field {name} has no row")))?;
+                let mut values = Vec::with_capacity(dim);
+                widen(field.data_type, bytes, &mut values);
+                out.push(values);
+            }
+            SearchVectors::Float(out)
+        }
+        DataType::BinaryVector => {
+            let width = dim.div_ceil(8);
+            let mut out = Vec::with_capacity(rows.len());
+            for &(c, r) in &rows {
+                let bytes = match &column_of(c)?.data {
+                    ColumnData::Vector(v) => v.bytes.get(r * width..(r + 1) * width),
+                    _ => None,
+                }
+                .ok_or_else(|| EngineError::Internal(format!("field {name} has no row")))?;
+                out.push(bytes.to_vec());
+            }
+            SearchVectors::Binary(out)
+        }
+        DataType::SparseFloatVector => {
+            let mut out = Vec::with_capacity(rows.len());
+            for &(c, r) in &rows {
+                let bytes = match &column_of(c)?.data {
+                    ColumnData::Sparse(rows) => rows.get(r),
+                    _ => None,
+                }
+                .ok_or_else(|| EngineError::Internal(format!("field {name} has no row")))?;
+                out.push(
+                    bytes
+                        .chunks_exact(8)
+                        .map(|b| {
+                            (
+                                u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                                f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            SearchVectors::Sparse(out)
+        }
+        other => {
+            return Err(EngineError::invalid(format!(
+                "field ({}) to search is not of vector data type ({})",
+                field.name,
+                other.milvus_name()
+            )))
+        }
+    })
+}
+
+/// Search-by-primary-key checks that need no data: the keys' type, duplicates, and a field
+/// whose raw vectors exist (Milvus's messages).
+fn check_keys(meta: &CollectionMeta, keys: &Keys, target: &Target<'_>) -> Result<()> {
+    let pk_type = meta
+        .schema
+        .primary_field()
+        .map_or(DataType::Int64, |f| f.data_type);
+    match (keys, pk_type) {
+        (Keys::Str(_), DataType::Int64) => {
+            return Err(EngineError::invalid(
+                "primary key is int64, but IDs type mismatch",
+            ))
+        }
+        (Keys::Int(_), DataType::VarChar) => {
+            return Err(EngineError::invalid(
+                "primary key is varchar, but IDs type mismatch",
+            ))
+        }
+        _ => {}
+    }
+    let pks = keys_as_pks(keys);
+    let mut seen = std::collections::HashSet::with_capacity(pks.len());
+    if !pks.iter().all(|pk| seen.insert(pk)) {
+        return Err(EngineError::invalid(
+            "duplicate IDs found in search request",
+        ));
+    }
+    if target.field.is_function_output {
+        return Err(EngineError::refused(format!(
+            "not allowed to retrieve raw data of field {}",
+            target.field.name
+        )));
+    }
+    Ok(())
+}
+
+/// Milvus's group size bounds (`parseGroupByInfo`).
+fn check_group_size(size: usize) -> Result<()> {
+    if size == 0 {
+        return Err(EngineError::invalid(
+            "input group size:0 is negative, failed to do search_groupby",
+        ));
+    }
+    if size > MAX_GROUP_SIZE {
+        return Err(EngineError::invalid(format!(
+            "input group size:{size} exceeds configured max group size:{MAX_GROUP_SIZE}"
+        )));
+    }
+    Ok(())
 }
 
 /// The flattened answer: keys, rounded scores, output fields and group values of every hit.
@@ -937,6 +1354,11 @@ fn search_target<'a>(meta: &'a CollectionMeta, s: &Search) -> Result<Target<'a>>
         let mut vectors = schema.vector_fields();
         let first = vectors.next();
         if vectors.next().is_some() {
+            if matches!(s.vectors, SearchVectors::Keys(_)) {
+                return Err(EngineError::invalid(
+                    "multiple vector fields exist, please specify anns_field in search_params",
+                ));
+            }
             return Err(EngineError::refused(
                 "multiple anns_fields exist, please specify a anns_field in search_params",
             ));
@@ -982,7 +1404,6 @@ fn search_target<'a>(meta: &'a CollectionMeta, s: &Search) -> Result<Target<'a>>
 }
 
 fn check_request(meta: &CollectionMeta, s: &Search, target: &Target<'_>) -> Result<()> {
-    let _ = meta;
     let nq = s.vectors.len();
     if nq == 0 || nq > MAX_NQ {
         return Err(EngineError::refused(format!(
@@ -1015,17 +1436,7 @@ fn check_request(meta: &CollectionMeta, s: &Search, target: &Target<'_>) -> Resu
         )));
     }
     if let Some(g) = &s.group_by {
-        if g.size == 0 {
-            return Err(EngineError::invalid(
-                "input group size:0 is negative, failed to do search_groupby",
-            ));
-        }
-        if g.size > MAX_GROUP_SIZE {
-            return Err(EngineError::invalid(format!(
-                "input group size:{} exceeds configured max group size:{MAX_GROUP_SIZE}",
-                g.size
-            )));
-        }
+        check_group_size(g.size)?;
         if s.radius.is_some() {
             return Err(EngineError::InvalidParameterExpected {
                 detail: Some("Not allowed to do range-search when doing search-group-by".into()),
@@ -1057,6 +1468,7 @@ fn check_request(meta: &CollectionMeta, s: &Search, target: &Target<'_>) -> Resu
         ))
     };
     match (&s.vectors, field.data_type) {
+        (SearchVectors::Keys(keys), _) => check_keys(meta, keys, target)?,
         (
             SearchVectors::Float(qs),
             DataType::FloatVector
@@ -1321,4 +1733,232 @@ fn ranked(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rerank::{Decay, DecayCurve, RerankFunction};
+    use super::super::tests::{rows, schema};
+    use super::*;
+    use crate::{CreateCollection, CreateIndex, EngineConfig, Templates};
+
+    /// Rows (k, k * 7 % 13) for k in 0..n, FLAT L2 on `vec` = (k, v).
+    fn engine(dir: &std::path::Path, n: i64) -> Engine {
+        let engine = Engine::open(EngineConfig::new(dir)).unwrap();
+        engine
+            .create_collection("default", CreateCollection::new(schema()))
+            .unwrap();
+        let mut params = rivus_schema::Properties::new();
+        params.set("index_type", "FLAT");
+        params.set("metric_type", "L2");
+        engine
+            .create_index(
+                "default",
+                "c",
+                CreateIndex {
+                    field_name: "vec".into(),
+                    index_name: String::new(),
+                    params,
+                },
+            )
+            .unwrap();
+        engine.load_collection("default", "c").unwrap();
+        let data: Vec<(i64, i64)> = (0..n).map(|k| (k, k * 7 % 13)).collect();
+        engine.insert("default", "c", rows(&data)).unwrap();
+        engine
+    }
+
+    fn hits(out: &SearchOutput) -> Vec<Vec<(i64, f32)>> {
+        let Keys::Int(keys) = &out.keys else {
+            panic!("int keys")
+        };
+        let mut at = 0;
+        out.topks
+            .iter()
+            .map(|n| {
+                let q: Vec<(i64, f32)> = keys[at..at + n]
+                    .iter()
+                    .copied()
+                    .zip(out.scores[at..at + n].iter().copied())
+                    .collect();
+                at += n;
+                q
+            })
+            .collect()
+    }
+
+    fn by_keys(keys: Keys, limit: usize) -> Search {
+        Search::new("vec", SearchVectors::Keys(keys), limit)
+    }
+
+    fn err(engine: &Engine, s: &Search) -> String {
+        engine.search("default", "c", s).err().unwrap().to_string()
+    }
+
+    #[test]
+    fn search_by_keys_searches_with_the_rows_vectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), 60);
+        for flushed in [false, true] {
+            if flushed {
+                engine.flush("default", "c").unwrap();
+            }
+            let out = engine
+                .search("default", "c", &by_keys(Keys::Int(vec![10, 3]), 5))
+                .unwrap();
+            let plain = Search::new(
+                "vec",
+                SearchVectors::Float(vec![vec![10.0, 5.0], vec![3.0, 8.0]]),
+                5,
+            );
+            let want = engine.search("default", "c", &plain).unwrap();
+            assert_eq!(hits(&out), hits(&want));
+            // The key's own row is its nearest hit.
+            assert_eq!(hits(&out)[0][0], (10, 0.0));
+            assert_eq!(hits(&out)[1][0], (3, 0.0));
+        }
+    }
+
+    #[test]
+    fn search_by_keys_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), 20);
+        assert_eq!(
+            err(&engine, &by_keys(Keys::Int(vec![1, 99, 5, 100]), 3)),
+            "some of the provided primary key IDs do not exist: missing IDs = [99 100]: invalid parameter"
+        );
+        assert_eq!(
+            err(&engine, &by_keys(Keys::Int(vec![1, 2, 1]), 3)),
+            "duplicate IDs found in search request: invalid parameter"
+        );
+        assert_eq!(
+            err(&engine, &by_keys(Keys::Str(vec!["1".into()]), 3)),
+            "primary key is int64, but IDs type mismatch: invalid parameter"
+        );
+        engine
+            .delete("default", "c", None, "id in [4]", &Templates::new())
+            .unwrap();
+        assert_eq!(
+            err(&engine, &by_keys(Keys::Int(vec![4]), 3)),
+            "some of the provided primary key IDs do not exist: missing IDs = [4]: invalid parameter"
+        );
+    }
+
+    #[test]
+    fn a_decay_ranker_reorders_the_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), 40);
+        let decay = Decay {
+            curve: DecayCurve::Gauss,
+            field: "v".into(),
+            origin: 0.0,
+            scale: 4.0,
+            offset: 1.0,
+            decay: 0.5,
+        };
+        let q = vec![20.0f32, 6.0];
+        let mut s = Search::new("vec", SearchVectors::Float(vec![q.clone()]), 8);
+        s.offset = 2;
+        let page = hits(&engine.search("default", "c", &s).unwrap()).remove(0);
+        s.ranker = Some(Ranker::Decay(decay.clone()));
+        let got = hits(&engine.search("default", "c", &s).unwrap()).remove(0);
+        // The same rows, rescored: flip(L2) * decay(v), sorted descending.
+        let mut want: Vec<(i64, f32)> = page
+            .iter()
+            .map(|(k, d)| {
+                let v = (k * 7 % 13) as f64;
+                let f = rerank::decay_factor(&decay, v) as f32;
+                (*k, rerank::to_greater(Metric::L2, *d) * f)
+            })
+            .collect();
+        want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        assert_eq!(got, want);
+
+        // Decay cannot group; function rankers are checked against the schema.
+        s.group_by = Some(GroupBy {
+            field: "v".into(),
+            size: 1,
+            strict: false,
+        });
+        assert_eq!(
+            err(&engine, &s),
+            "Current rerank does not support grouping search: invalid parameter"
+        );
+        s.group_by = None;
+        s.ranker = Some(Ranker::Function(RerankFunction {
+            name: "r".into(),
+            input_fields: vec!["vec".into()],
+            params: vec![("reranker".into(), "decay".into())],
+        }));
+        assert_eq!(
+            err(&engine, &s),
+            "Decay rerank: unsupported input field type:FloatVector, only support numberic field"
+        );
+    }
+
+    #[test]
+    fn hybrid_group_by_pages_groups_of_fused_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), 60);
+        let sub = |q: Vec<f32>| {
+            let mut s = Search::new("vec", SearchVectors::Float(vec![q]), 20);
+            s.metric = Some("L2".into());
+            s
+        };
+        let h = HybridSearch {
+            searches: vec![sub(vec![10.0, 3.0]), sub(vec![30.0, 9.0])],
+            ranker: Ranker::Rrf { k: 60.0 },
+            limit: 4,
+            offset: 0,
+            round_decimal: -1,
+            output_fields: vec!["v".into()],
+            partitions: vec![],
+            group_by: Some(GroupBy {
+                field: "v".into(),
+                size: 2,
+                strict: false,
+            }),
+            group_scorer: GroupScorer::Max,
+        };
+        let out = engine.hybrid_search("default", "c", &h).unwrap();
+        let got = hits(&out).remove(0);
+        let groups: Vec<i64> = got.iter().map(|(k, _)| k * 7 % 13).collect();
+        // At most 4 groups of at most 2 rows, contiguous, each group's rows best first.
+        let mut distinct: Vec<i64> = Vec::new();
+        for (i, g) in groups.iter().enumerate() {
+            if i == 0 || groups[i - 1] != *g {
+                assert!(!distinct.contains(g), "groups not contiguous: {groups:?}");
+                distinct.push(*g);
+            }
+        }
+        assert_eq!(distinct.len(), 4, "{groups:?}");
+        for g in &distinct {
+            let rows: Vec<f32> = got
+                .iter()
+                .filter(|(k, _)| k * 7 % 13 == *g)
+                .map(|(_, s)| *s)
+                .collect();
+            assert!(rows.len() <= 2);
+            assert!(rows.windows(2).all(|w| w[0] >= w[1]));
+        }
+        assert!(out.group_values.is_some());
+
+        let mut decay = h.clone();
+        decay.ranker = Ranker::Decay(Decay {
+            curve: DecayCurve::Exp,
+            field: "v".into(),
+            origin: 0.0,
+            scale: 1.0,
+            offset: 0.0,
+            decay: 0.5,
+        });
+        assert_eq!(
+            engine
+                .hybrid_search("default", "c", &decay)
+                .err()
+                .unwrap()
+                .to_string(),
+            "Current rerank does not support grouping search: invalid parameter"
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! Search requests and results: Milvus's `search_params` key/value pairs and placeholder
-//! group to [`rivus_engine::Search`], and the engine's hits to `SearchResultData`.
+//! group (or `ids`, search by primary keys) to [`rivus_engine::Search`], `function_score`
+//! to a ranker, hybrid `rank_params` (strategy, group-by) to [`rivus_engine::HybridSearch`],
+//! and the engine's hits to `SearchResultData`.
 
 // Placeholder types are matched explicitly; every other one is refused by name.
 #![allow(clippy::wildcard_enum_match_arm)]
@@ -9,6 +11,7 @@ use milvus::proto::milvus::search_request::SearchInput;
 use milvus::proto::milvus::SearchRequest;
 use milvus::proto::schema as pb;
 use prost::Message;
+use rivus_engine::data::rerank::{GroupScorer, RerankFunction};
 use rivus_engine::{
     EngineError, GroupBy, HybridSearch, Keys, Ranker, Search, SearchOutput, SearchVectors,
 };
@@ -333,11 +336,17 @@ fn vectors_from(bytes: &[u8]) -> Result<SearchVectors, EngineError> {
 pub fn search_from(r: &SearchRequest) -> Result<(Search, Option<IteratorPage>), EngineError> {
     let vectors = match &r.search_input {
         Some(SearchInput::PlaceholderGroup(bytes)) => vectors_from(bytes)?,
-        Some(SearchInput::Ids(_)) => {
-            return Err(EngineError::refused(
-                "search by primary keys is not supported by rivus yet",
-            ))
-        }
+        // Search by primary keys: the engine reads the keys' vectors when it searches.
+        Some(SearchInput::Ids(ids)) => SearchVectors::Keys(match &ids.id_field {
+            Some(pb::i_ds::IdField::IntId(a)) => Keys::Int(a.data.clone()),
+            Some(pb::i_ds::IdField::StrId(a)) => Keys::Str(a.data.clone()),
+            Some(_) => {
+                return Err(EngineError::refused(
+                    "search by primary keys of this key type is not supported by rivus",
+                ))
+            }
+            None => Keys::Int(Vec::new()),
+        }),
         None => return Err(invalid("the search request has no vectors")),
     };
     let mut s = Search::new(String::new(), vectors, 0);
@@ -365,10 +374,22 @@ pub fn search_from(r: &SearchRequest) -> Result<(Search, Option<IteratorPage>), 
     if s.limit == 0 {
         return Err(EngineError::refused("topk is required"));
     }
-    if r.function_score.is_some() || !r.function_chains.is_empty() {
+    if !r.function_chains.is_empty() {
         return Err(EngineError::refused(
-            "search rankers and function chains are not supported by rivus yet",
+            "function chains are not supported by rivus yet",
         ));
+    }
+    s.ranker = ranker_from(r.function_score.as_ref())?;
+    if iterator.is_some() {
+        if s.ranker.is_some() {
+            // Milvus's initSearchRequest refuses rerankers on iterators with this text.
+            return Err(invalid("Range search do not support rerank"));
+        }
+        if matches!(s.vectors, SearchVectors::Keys(_)) {
+            return Err(invalid(
+                "search iterator does not support search by primary keys",
+            ));
+        }
     }
     if !r.sub_reqs.is_empty() {
         return Err(EngineError::refused(
@@ -382,20 +403,75 @@ pub fn search_from(r: &SearchRequest) -> Result<(Search, Option<IteratorPage>), 
     Ok((s, iterator))
 }
 
+/// A function-score ranker (`ranker=Function(..., FunctionType.RERANK)` in pymilvus) as the
+/// engine's [`Ranker::Function`]; Milvus's `NewFunctionScore`/`createFunction` checks of the
+/// message itself, with its texts. The engine checks the function against the schema.
+fn ranker_from(score: Option<&pb::FunctionScore>) -> Result<Option<Ranker>, EngineError> {
+    let Some(score) = score else {
+        return Ok(None);
+    };
+    if !score.params.is_empty() {
+        let keys: Vec<&str> = score.params.iter().map(|kv| kv.key.as_str()).collect();
+        return Err(EngineError::refused(format!(
+            "function score parameters ({}) are not supported by rivus yet",
+            keys.join(", ")
+        )));
+    }
+    if score.functions.len() > 1 {
+        return Err(EngineError::refused("Currently only supports one rerank"));
+    }
+    let Some(f) = score.functions.first() else {
+        return Ok(None);
+    };
+    let kind = pb::FunctionType::try_from(f.r#type).unwrap_or(pb::FunctionType::Unknown);
+    if kind != pb::FunctionType::Rerank {
+        return Err(EngineError::refused(format!(
+            "{} is not rerank function.",
+            kind.as_str_name()
+        )));
+    }
+    if !f.output_field_names.is_empty() {
+        return Err(EngineError::refused(format!(
+            "Rerank function should not have output field, but now is {}",
+            f.output_field_names.len()
+        )));
+    }
+    Ok(Some(Ranker::Function(RerankFunction {
+        name: f.name.clone(),
+        input_fields: f.input_field_names.clone(),
+        params: f
+            .params
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect(),
+    })))
+}
+
+/// Go's `strconv.ParseBool`; anything else reads as false, as Milvus's group-by parsing does.
+fn go_bool(value: &str) -> bool {
+    matches!(value.trim(), "1" | "t" | "T" | "TRUE" | "true" | "True")
+}
+
 /// A Milvus hybrid search request: its searches and `rank_params`.
 pub fn hybrid_from(
     r: &milvus::proto::milvus::HybridSearchRequest,
 ) -> Result<HybridSearch, EngineError> {
-    if r.function_score.is_some() {
+    if !r.function_chains.is_empty() {
         return Err(EngineError::refused(
-            "function rankers are not supported by rivus yet; use RRFRanker or WeightedRanker",
+            "function chains are not supported by rivus yet",
         ));
     }
+    let function_ranker = ranker_from(r.function_score.as_ref())?;
     let mut searches = Vec::with_capacity(r.requests.len());
     for sub in &r.requests {
         let (s, iterator) = search_from(sub)?;
         if iterator.is_some() {
             return Err(invalid("hybrid search does not support iterators"));
+        }
+        if s.ranker.is_some() {
+            return Err(EngineError::refused(
+                "a ranker on a hybrid search sub-request is not supported; give it to hybrid_search",
+            ));
         }
         searches.push(s);
     }
@@ -404,6 +480,10 @@ pub fn hybrid_from(
     let mut limit: Option<i64> = None;
     let mut offset = 0i64;
     let mut round_decimal = -1i64;
+    let mut group_field: Option<String> = None;
+    let mut group_size: Option<i64> = None;
+    let mut strict = false;
+    let mut group_scorer = GroupScorer::Max;
     for kv in &r.rank_params {
         let value = kv.value.as_str();
         match kv.key.as_str() {
@@ -415,17 +495,57 @@ pub fn hybrid_from(
             "limit" => limit = Some(parse_int("limit", value)?),
             "offset" => offset = parse_int("offset", value)?,
             "round_decimal" => round_decimal = parse_int("round_decimal", value)?,
-            "group_by_field" | "group_size" | "strict_group_size" | "rank_group_scorer" => {
-                return Err(EngineError::refused(
-                    "group_by in hybrid search is not supported by rivus yet",
-                ))
+            // Milvus's parseRankParams -> parseGroupByInfo (the same rules as search's).
+            "group_by_field" => {
+                let f = value.trim().trim_matches('"');
+                if !f.is_empty() {
+                    group_field = Some(f.to_string());
+                }
+            }
+            "group_size" => {
+                let v = value.trim().trim_matches('"');
+                let size = v
+                    .parse::<i64>()
+                    .map_err(|_| invalid(format!("failed to parse input group size:{v}")))?;
+                if size <= 0 {
+                    return Err(invalid(format!(
+                        "input group size:{size} is negative, failed to do search_groupby"
+                    )));
+                }
+                group_size = Some(size);
+            }
+            "strict_group_size" => strict = go_bool(value.trim().trim_matches('"')),
+            "rank_group_scorer" => {
+                group_scorer = GroupScorer::parse(value.trim().trim_matches('"'))?
             }
             _ => {}
         }
     }
-    let ranker = match strategy.as_str() {
-        "rrf" => {
-            let k = params.get("k").and_then(|v| v.as_f64()).unwrap_or(60.0);
+    let group_by = match group_field {
+        Some(field) => Some(GroupBy {
+            field,
+            size: group_size.unwrap_or(1) as usize,
+            strict,
+        }),
+        None => {
+            if let Some(size) = group_size.filter(|s| *s > 10) {
+                return Err(invalid(format!(
+                    "input group size:{size} exceeds configured max group size:10"
+                )));
+            }
+            None
+        }
+    };
+    let legacy = match (&function_ranker, strategy.as_str()) {
+        // A function ranker replaces the legacy strategy (Milvus reads one or the other).
+        (Some(f), _) => f.clone(),
+        (None, "rrf") => {
+            let k = match params.get("k") {
+                None => 60.0,
+                Some(v) => v.as_f64().ok_or_else(|| {
+                    EngineError::refused("The type of rank param k should be float")
+                })?,
+            };
             if !(k > 0.0 && k < 16384.0) {
                 return Err(invalid(format!(
                     "The rank params k should be in range (0, 16384), but got {k}"
@@ -433,7 +553,7 @@ pub fn hybrid_from(
             }
             Ranker::Rrf { k }
         }
-        "weighted" => {
+        (None, "weighted") => {
             let weights: Vec<f64> = params
                 .get("weights")
                 .and_then(|v| v.as_array())
@@ -452,7 +572,7 @@ pub fn hybrid_from(
                 .unwrap_or(false);
             Ranker::Weighted { weights, normalize }
         }
-        other => {
+        (None, other) => {
             return Err(invalid(format!("unsupported rank type {other}")));
         }
     };
@@ -470,12 +590,14 @@ pub fn hybrid_from(
     }
     Ok(HybridSearch {
         searches,
-        ranker,
+        ranker: legacy,
         limit: limit as usize,
         offset: offset as usize,
         round_decimal,
         output_fields: r.output_fields.clone(),
         partitions: r.partition_names.clone(),
+        group_by,
+        group_scorer,
     })
 }
 
