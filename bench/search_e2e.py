@@ -16,7 +16,7 @@ Prints one markdown table per phase with rivus/Lite ratios.
 
 Usage (from the repository root):
     cargo build --release --bin rivus
-    /tmp/pyv/bin/python bench/search_e2e.py [--servers rivus,lite] [--queries 300]
+    /tmp/pyv/bin/python bench/search_e2e.py [--servers rivus,lite] [--queries 300] [--passes 3]
 """
 
 import argparse
@@ -36,6 +36,7 @@ from data_ops import DATA_DIR, Server, log  # noqa: E402
 
 EFS = [16, 32, 64, 128, 256]
 K = 10
+PASSES = 3
 
 
 def load_real():
@@ -114,15 +115,19 @@ def search_all(client, queries, ef, threads, metric, flt=None):
     # Warm-up.
     for i in range(min(5, len(queries))):
         one(i)
-    t0 = time.perf_counter()
-    if threads == 1:
-        for i in range(len(queries)):
-            one(i)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one, range(len(queries))))
-    secs = time.perf_counter() - t0
-    return len(queries) / secs, found
+    # Best of PASSES passes over the queries: the machines are shared, and a pass another
+    # process interrupted is slower, never faster (the same for both servers).
+    best = float("inf")
+    for _ in range(PASSES):
+        t0 = time.perf_counter()
+        if threads == 1:
+            for i in range(len(queries)):
+                one(i)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(one, range(len(queries))))
+        best = min(best, time.perf_counter() - t0)
+    return len(queries) / best, found
 
 
 def run(kind, args, data):
@@ -155,8 +160,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--servers", default="rivus,lite")
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--passes", type=int, default=3, help="timed passes per setting (best kept)")
     ap.add_argument("--synthetic", type=int, default=0, help="rows of a synthetic 128-d L2 set")
     args = ap.parse_args()
+    global PASSES
+    PASSES = args.passes
     data = load_synth(args.synthetic) if args.synthetic else load_real()
     base, queries, gt, metric, label = data
     queries, gt = queries[: args.queries], gt[: args.queries]
