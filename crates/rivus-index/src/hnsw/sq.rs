@@ -26,6 +26,7 @@
 
 use rayon::prelude::*;
 
+use super::format::{read_u32, read_u64};
 use super::frozen::FrozenHnsw;
 use super::prefetch::prefetch_range;
 use super::query::{count_allowed, prefer_exact};
@@ -182,18 +183,6 @@ struct CodeSet {
     width: usize,
     /// Half-precision codes copied out when the blob is not 2-byte aligned.
     owned_halves: Option<Vec<u16>>,
-}
-
-fn read_u32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
-}
-
-fn read_u64(b: &[u8], at: usize) -> Option<u64> {
-    b.get(at..at + 8)
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_le_bytes)
 }
 
 fn read_f32(b: &[u8], at: usize) -> Option<f32> {
@@ -503,29 +492,9 @@ pub fn encode<S: VectorSource + ?Sized>(
 
 /// Per-dimension value ranges of the rows (as quantized: unit vectors for COSINE).
 fn bounds<S: VectorSource + ?Sized>(source: &S, metric: Metric) -> (Vec<f32>, Vec<f32>) {
-    let dim = source.dim();
-    let init = || (vec![f32::INFINITY; dim], vec![f32::NEG_INFINITY; dim]);
-    (0..source.len() as u32)
-        .into_par_iter()
-        .fold(
-            || (init(), Vec::new()),
-            |((mut lo, mut hi), mut buf), r| {
-                row_into(source, metric, r, &mut buf);
-                for ((l, h), &x) in lo.iter_mut().zip(hi.iter_mut()).zip(&buf) {
-                    if x.is_finite() {
-                        *l = l.min(x);
-                        *h = h.max(x);
-                    }
-                }
-                ((lo, hi), buf)
-            },
-        )
-        .map(|(b, _)| b)
-        .reduce(init, |(mut lo, mut hi), (lo2, hi2)| {
-            lo.iter_mut().zip(lo2).for_each(|(a, b)| *a = a.min(b));
-            hi.iter_mut().zip(hi2).for_each(|(a, b)| *a = a.max(b));
-            (lo, hi)
-        })
+    crate::ivf::sq8::bounds(source.dim(), source.len(), |r, buf| {
+        row_into(source, metric, r, buf)
+    })
 }
 
 /// Writes one section into `out` (which starts at the section).

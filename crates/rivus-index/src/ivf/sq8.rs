@@ -13,6 +13,41 @@ pub(crate) struct Sq8 {
     pub(crate) scale: Vec<f32>,
 }
 
+/// The smallest and largest finite value of each dimension over `rows` rows of `dim` values
+/// (`row(r, buf)` writes row `r` into `buf`), in parallel; a dimension with no finite value
+/// keeps `(inf, -inf)`. Shared by IVF_SQ8 and HNSW_SQ's quantizers.
+pub(crate) fn bounds<F>(dim: usize, rows: usize, row: F) -> (Vec<f32>, Vec<f32>)
+where
+    F: Fn(u32, &mut Vec<f32>) + Sync,
+{
+    let init = || (vec![f32::INFINITY; dim], vec![f32::NEG_INFINITY; dim]);
+    (0..rows as u32)
+        .into_par_iter()
+        .fold(
+            || (init(), Vec::new()),
+            |((mut lo, mut hi), mut buf), r| {
+                row(r, &mut buf);
+                for ((l, h), &x) in lo.iter_mut().zip(hi.iter_mut()).zip(&buf) {
+                    if x.is_finite() {
+                        *l = l.min(x);
+                        *h = h.max(x);
+                    }
+                }
+                ((lo, hi), buf)
+            },
+        )
+        .map(|(bounds, _)| bounds)
+        .reduce(init, |(mut lo, mut hi), (lo2, hi2)| {
+            for (a, b) in lo.iter_mut().zip(lo2) {
+                *a = a.min(b);
+            }
+            for (a, b) in hi.iter_mut().zip(hi2) {
+                *a = a.max(b);
+            }
+            (lo, hi)
+        })
+}
+
 impl Sq8 {
     /// The quantizer covering every value of `rows` rows of `dim` values; `row(r, buf)`
     /// writes row `r` into `buf`.
@@ -20,32 +55,7 @@ impl Sq8 {
     where
         F: Fn(u32, &mut Vec<f32>) + Sync,
     {
-        let init = || (vec![f32::INFINITY; dim], vec![f32::NEG_INFINITY; dim]);
-        let (min, max) = (0..rows as u32)
-            .into_par_iter()
-            .fold(
-                || (init(), Vec::new()),
-                |((mut lo, mut hi), mut buf), r| {
-                    row(r, &mut buf);
-                    for ((l, h), &x) in lo.iter_mut().zip(hi.iter_mut()).zip(&buf) {
-                        if x.is_finite() {
-                            *l = l.min(x);
-                            *h = h.max(x);
-                        }
-                    }
-                    ((lo, hi), buf)
-                },
-            )
-            .map(|(bounds, _)| bounds)
-            .reduce(init, |(mut lo, mut hi), (lo2, hi2)| {
-                for (a, b) in lo.iter_mut().zip(lo2) {
-                    *a = a.min(b);
-                }
-                for (a, b) in hi.iter_mut().zip(hi2) {
-                    *a = a.max(b);
-                }
-                (lo, hi)
-            });
+        let (min, max) = bounds(dim, rows, row);
         Sq8::from_bounds(&min, &max)
     }
 
